@@ -1,0 +1,215 @@
+"""The decision checklist: one small function per question, each answered from the facts.
+
+Every question returns an ``Answer``: yes / no / partly, and the evidence (numbers and
+the user's call sites) behind it. ``CHECKLIST`` is the order the report shows them in.
+The questions come from the usual advice on asyncio, threads and processes, corrected
+where measurement disagrees: threads help CPU-bound work only when that CPU is in native
+code that releases the GIL (or on a free-threaded build).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from ..catalog import CPU_GIL, CPU_NOGIL, FAMILIES, IO_WAIT
+from .facts import MANY_CONNECTIONS, Facts
+
+YES, NO, PARTLY = "yes", "no", "partly"
+MOSTLY, SOME = 0.5, 0.2
+
+
+@dataclass
+class Answer:
+    key: str
+    question: str
+    answer: str
+    evidence: str
+
+    def to_dict(self) -> dict:
+        return {"question": self.question, "answer": self.answer, "evidence": self.evidence,
+                "key": self.key}
+
+
+def where(path: str, line: int) -> str:
+    """``file:line`` relative to the current folder when the file is below it."""
+    try:
+        rel = os.path.relpath(path)
+        path = path if rel.startswith("..") else rel
+    except ValueError:
+        pass
+    return f"{path}:{line}"
+
+
+def describe_site(site, category: str | None = None) -> str:
+    seconds = site[category] if category else site["seconds"]
+    calls = int(site["calls"])
+    per_call = seconds / calls if calls else seconds
+    what = site["callee"] if site["callee"] != "(own code)" else f"{site['user_function']}() own code"
+    text = (f"{what} in {site['user_function']}() at {where(site['file'], site['line'])}: "
+            f"{seconds:.2f} s over {calls} call{'s' if calls != 1 else ''} ({per_call * 1000:.1f} ms each)")
+    return text
+
+
+def _level(share: float) -> str:
+    return YES if share >= MOSTLY else PARTLY if share >= SOME else NO
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:.0f}%"
+
+
+def q_waiting(f: Facts) -> Answer:
+    share = f.shares[IO_WAIT]
+    sites = f.wait_sites()
+    top = f"; the biggest wait is {describe_site(sites.iloc[0], IO_WAIT)}" if len(sites) else ""
+    return Answer("waiting", "Does the program spend its time waiting (network, disk, sleep, child processes) rather than computing?",
+                  _level(share), f"io_wait is {_pct(share)} of {f.total_seconds:.2f} s measured{top}.")
+
+
+def q_overlappable(f: Facts) -> Answer:
+    waits = f.seconds[IO_WAIT]
+    question = "Do the waits repeat inside a loop of independent work, so several could be in flight at once?"
+    if waits <= 0.05 * max(f.total_seconds, 1e-9):
+        return Answer("overlappable", question, NO, f"only {waits:.2f} s of waiting was measured.")
+    over = f.overlappable_wait_seconds()
+    share = over / waits if waits else 0.0
+    sites = f.wait_sites()
+    site = sites.iloc[0]
+    unit = (f"{site['unit']}() runs {int(site['repeats'])} times"
+            + (f", called from {site['driver']}() at {where(site['file'] if not site['unit_file'] else site['unit_file'], site['driver_line'])}"
+               if site["driver"] else ""))
+    if share < 0.2:
+        return Answer("overlappable", question, NO,
+                      f"the waits happen once ({describe_site(site, IO_WAIT)}): there is nothing to overlap them with.")
+    return Answer("overlappable", question, YES if share >= 0.6 else PARTLY,
+                  f"{over:.2f} s of {waits:.2f} s waiting is in repeated work; {unit}; {describe_site(site, IO_WAIT)}.")
+
+
+def q_blocking_libraries(f: Facts) -> Answer:
+    question = "Do the waits go through blocking libraries with no async API in use (urllib, requests, subprocess, files, DB drivers)?"
+    share = f.blocking_library_share()
+    sites = f.wait_sites()
+    if sites.empty:
+        return Answer("blocking_libraries", question, NO, "no waits at the program's call sites.")
+    site = sites.iloc[0]
+    through = site["library"] or site["family"] or "native call"
+    api = FAMILIES.get(site["family"], {}).get("async_api", "")
+    hint = f"; async route: {api}" if api else ""
+    return Answer("blocking_libraries", question, _level(share),
+                  f"{_pct(share)} of the waiting goes through blocking APIs; the biggest goes through {through} "
+                  f"at {where(site['file'], site['line'])}{hint}.")
+
+
+def q_many_connections(f: Facts) -> Answer:
+    question = "Does it open many network connections (asyncio's strength: thousands of sockets on one thread)?"
+    n = f.connections
+    answer = YES if n >= MANY_CONNECTIONS else PARTLY if n >= 10 else NO
+    return Answer("many_connections", question, answer, f"{n} socket connect call{'s' if n != 1 else ''} measured.")
+
+
+def q_cpu_gil(f: Facts) -> Answer:
+    share = f.shares[CPU_GIL]
+    sites = f.cpu_sites()
+    sites = sites[sites[CPU_GIL] >= sites[CPU_NOGIL]]
+    top = f"; hottest: {describe_site(sites.iloc[0], CPU_GIL)}" if len(sites) else ""
+    tail = "" if f.gil_enabled else " This is a free-threaded build: threads can run it in parallel."
+    return Answer("cpu_gil", "Is the time CPU work that holds the GIL (pure Python, json, re, pickle), which only processes can spread over cores?",
+                  _level(share), f"cpu_gil is {_pct(share)}{top}.{tail}")
+
+
+def q_cpu_nogil(f: Facts) -> Answer:
+    share = f.shares[CPU_NOGIL]
+    sites = f.cpu_sites()
+    sites = sites[sites[CPU_NOGIL] > sites[CPU_GIL]]
+    top = f"; hottest: {describe_site(sites.iloc[0], CPU_NOGIL)}" if len(sites) else ""
+    return Answer("cpu_nogil", "Is the CPU time in native code that releases the GIL (hashlib, zlib, numpy), so threads run it in parallel?",
+                  _level(share), f"cpu_nogil is {_pct(share)}{top}.")
+
+
+def q_mix(f: Facts) -> Answer:
+    io, cpu = f.shares[IO_WAIT], f.shares[CPU_GIL]
+    answer = YES if io >= SOME and cpu >= SOME else NO
+    return Answer("mix", "Is it a mix of real waiting and real GIL-holding CPU work (asyncio for the I/O, a process pool for the CPU)?",
+                  answer, f"io_wait {_pct(io)} and cpu_gil {_pct(cpu)}; both need 20% or more.")
+
+
+def q_already_concurrent(f: Facts) -> Answer:
+    kinds = []
+    if f.uses_asyncio:
+        kinds.append(f"an asyncio event loop ({f.event_loop_wait_seconds:.2f} s idle in the loop's selector, waits already overlapped)")
+    if f.uses_threads:
+        kinds.append(f"threads ({f.threads_counted} working of {f.threads_total})")
+    if f.uses_processes:
+        kinds.append(f"child processes ({f.children_cpu_seconds:.2f} s of CPU in children)")
+    answer = YES if kinds else NO
+    return Answer("already_concurrent", "Is it already concurrent (event loop, thread pool, process pool)?",
+                  answer, "uses " + "; ".join(kinds) + "." if kinds else "one thread, no event loop, no worker processes.")
+
+
+def q_blocks_event_loop(f: Facts, findings=None) -> Answer:
+    question = "Does anything block a running event loop (a blocking call or long CPU inside a coroutine)?"
+    hits = [x for x in (findings or []) if x.kind == "blocking_in_event_loop"]
+    if not f.uses_asyncio:
+        return Answer("blocks_event_loop", question, NO, "no asyncio event loop ran.")
+    if not hits:
+        return Answer("blocks_event_loop", question, NO, "the loop's waits were all awaited.")
+    total = sum(h.seconds for h in hits)
+    first = hits[0]
+    return Answer("blocks_event_loop", question, YES,
+                  f"{total:.2f} s blocked the loop; {first.function} at {first.location} ({first.seconds:.2f} s).")
+
+
+def q_gil_contention(f: Facts, findings=None) -> Answer:
+    question = "Do threads queue for the GIL (more threads wanting it than getting it)?"
+    wait = f.seconds.get("gil_wait", 0.0)
+    hits = [x for x in (findings or []) if x.kind == "gil_contention"]
+    if hits:
+        return Answer("gil_contention", question, YES, hits[0].detail)
+    if f.threads_counted < 2:
+        return Answer("gil_contention", question, NO, "only one thread did work.")
+    return Answer("gil_contention", question, NO, f"{wait:.2f} s of GIL waiting over {f.threads_counted} working threads.")
+
+
+def q_background(f: Facts) -> Answer:
+    question = "Is there periodic or background work done inline (a chore every so often) that a background thread could carry?"
+    chore = periodic_chore(f)
+    if chore is None:
+        return Answer("background", question, NO, "no waiting chore repeats less often than the main work unit.")
+    site, work = chore
+    return Answer("background", question, YES,
+                  f"{site['unit']}() waits {site[IO_WAIT]:.2f} s over {int(site['repeats'])} runs while the main work "
+                  f"{work['unit']}() runs {int(work['repeats'])} times; {describe_site(site, IO_WAIT)}.")
+
+
+def periodic_chore(f: Facts):
+    """A waiting unit that runs far less often than the CPU work unit beside it."""
+    waits, cpu = f.wait_sites(), f.cpu_sites()
+    if waits.empty or cpu.empty or f.uses_asyncio:
+        return None
+    site, work = waits.iloc[0], cpu.iloc[0]
+    if site["unit"] == work["unit"] or work["cpu"] < 0.1 * f.total_seconds:
+        return None
+    if site["repeats"] >= 2 and work["repeats"] >= 5 * site["repeats"]:
+        return site, work
+    return None
+
+
+def q_cores(f: Facts) -> Answer:
+    return Answer("cores", "Does this machine have cores for parallel CPU work?",
+                  YES if f.cores >= 2 else NO,
+                  f"{f.cores} core{'s' if f.cores != 1 else ''}; GIL {'enabled' if f.gil_enabled else 'disabled (free-threaded build)'}.")
+
+
+CHECKLIST = (q_waiting, q_overlappable, q_blocking_libraries, q_many_connections, q_cpu_gil,
+             q_cpu_nogil, q_mix, q_already_concurrent, q_blocks_event_loop, q_gil_contention,
+             q_background, q_cores)
+
+
+def answer_all(facts: Facts, findings) -> list[Answer]:
+    out = []
+    for question in CHECKLIST:
+        if "findings" in question.__code__.co_varnames:
+            out.append(question(facts, findings))
+        else:
+            out.append(question(facts))
+    return out

@@ -1,0 +1,132 @@
+"""The measured facts the checklist, the findings and the speedup model all read.
+
+Computed once from the classified table and its call sites, so that every answer in the
+report is traceable to the same numbers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ..catalog import BLOCKING_LIBRARIES, CPU_GIL, CPU_NOGIL, FAMILIES, IO_WAIT, OTHER
+from ..callsites import call_sites
+from ..classify import category_seconds, category_shares, counted_functions
+from ..table import Measurement
+
+# How many separate connections make "many concurrent connections" asyncio's home ground.
+MANY_CONNECTIONS = 50
+
+
+@dataclass
+class Facts:
+    wall_seconds: float
+    seconds: dict[str, float]
+    shares: dict[str, float]
+    cores: int
+    gil_enabled: bool
+    sites: pd.DataFrame
+    threads_counted: int
+    threads_total: int
+    connections: int
+    children_cpu_seconds: float
+    uses_asyncio: bool
+    uses_threads: bool
+    uses_processes: bool
+    event_loop_wait_seconds: float
+    notes: list[str] = field(default_factory=list)
+
+    # --- derived views ----------------------------------------------------------------
+    @property
+    def total_seconds(self) -> float:
+        return sum(self.seconds[c] for c in (IO_WAIT, CPU_GIL, CPU_NOGIL, OTHER))
+
+    def wait_sites(self) -> pd.DataFrame:
+        sites = self.sites[self.sites[IO_WAIT] > 0]
+        return sites.sort_values(IO_WAIT, ascending=False)
+
+    def cpu_sites(self) -> pd.DataFrame:
+        sites = self.sites.assign(cpu=self.sites[CPU_GIL] + self.sites[CPU_NOGIL])
+        return sites[sites["cpu"] > 0].sort_values("cpu", ascending=False)
+
+    def overlappable_wait_seconds(self) -> float:
+        """Waits at call sites inside a unit of work that repeats: those can overlap."""
+        sites = self.wait_sites()
+        sites = sites[sites["repeats"] >= 2]
+        return min(float(sites[IO_WAIT].sum()), self.seconds[IO_WAIT])
+
+    def io_repeats(self) -> int:
+        sites = self.wait_sites()
+        return int(sites.iloc[0]["repeats"]) if len(sites) else 1
+
+    def cpu_repeats(self) -> int:
+        sites = self.cpu_sites()
+        return int(sites.iloc[0]["repeats"]) if len(sites) else 1
+
+    def blocking_library_share(self) -> float:
+        """Share of the waits that go through a blocking API (urllib, subprocess, files)."""
+        sites = self.wait_sites()
+        total = float(sites[IO_WAIT].sum())
+        if total <= 0:
+            return 0.0
+        blocking = sites.apply(_through_blocking_api, axis=1)
+        return float(sites.loc[blocking, IO_WAIT].sum()) / total
+
+    def cpu_seconds(self) -> float:
+        return max(self.seconds[CPU_GIL] - self.seconds.get("gil_wait", 0.0), 0.0) + self.seconds[CPU_NOGIL]
+
+
+def _through_blocking_api(site) -> bool:
+    if site["library"] and site["library"] in BLOCKING_LIBRARIES:
+        return True
+    return FAMILIES.get(site["family"], {}).get("blocking_library") == "yes"
+
+
+def gather_facts(measurement: Measurement) -> Facts:
+    seconds = category_seconds(measurement)
+    sites = call_sites(measurement)
+    functions = counted_functions(measurement)
+    all_functions = measurement.functions
+    names = all_functions["function"]
+    files = all_functions["file"].str.replace("\\", "/", regex=False)
+    connects = all_functions[names.str.startswith("_socket.socket.connect")]["calls"].sum()
+    uses_asyncio = bool(files.str.endswith("asyncio/base_events.py").any())
+    uses_processes = bool(files.str.contains("concurrent/futures/process.py|multiprocessing/",
+                                             regex=True).any())
+    loop_wait = functions[functions["function"].isin(["select.epoll.poll", "select.select",
+                                                      "select.kqueue.control", "select.poll.poll"])]
+    threads = measurement.threads
+    working = int(threads["counted"].sum()) if "counted" in threads else len(threads)
+    uses_threads = bool(working > 1 or _main_waits_on_threads(measurement))
+    target = measurement.target
+    return Facts(
+        wall_seconds=measurement.wall_seconds,
+        seconds=seconds,
+        shares=category_shares(seconds),
+        cores=int(target.get("cpu_count") or 1),
+        gil_enabled=bool(target.get("gil_enabled", True)),
+        sites=sites,
+        threads_counted=working,
+        threads_total=len(threads),
+        connections=int(connects),
+        children_cpu_seconds=measurement.children_cpu_seconds,
+        uses_asyncio=uses_asyncio,
+        uses_threads=uses_threads,
+        uses_processes=uses_processes,
+        event_loop_wait_seconds=float(loop_wait[IO_WAIT].sum()) if uses_asyncio else 0.0,
+    )
+
+
+def _main_waits_on_threads(measurement: Measurement) -> bool:
+    """The main thread spends its time waiting for futures or joins of its own threads."""
+    functions = measurement.functions
+    main = measurement.threads.loc[measurement.threads["main"], "thread"]
+    if main.empty:
+        return False
+    rows = functions[functions["thread"] == main.iloc[0]]
+    files = rows["file"].str.replace("\\", "/", regex=False)
+    waiting = rows[files.str.endswith(("concurrent/futures/_base.py", "threading.py"))
+                   & rows["function"].isin(["result", "join", "wait", "as_completed", "map",
+                                            "_wait_for_tstate_lock", "result_iterator"])]
+    total = float(measurement.wall_seconds or 1e-9)
+    return float(waiting["total_seconds"].max() if len(waiting) else 0.0) > 0.3 * total

@@ -1,0 +1,211 @@
+"""Choose one model from the measured work, the checklist answers and the findings.
+
+The speedup model (``speedup.py``) says what each model would gain here. Among the models
+that come within 15% of the best gain, the checklist decides the order of preference
+(blocking calls in a loop: asyncio; a blocking library: threads; GIL-holding CPU:
+processes; a mix: asyncio plus a process pool). Below a 1.25x gain nothing is worth the
+rewrite: ``none``, or the model the program already uses.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ..catalog import CPU_GIL, CPU_NOGIL, IO_WAIT, OTHER
+from .checklist import Answer, periodic_chore, where
+from .facts import Facts
+from .speedup import MODELS, Work, estimate
+
+MIN_GAIN = 1.25
+NEAR_BEST = 0.85
+
+
+@dataclass
+class Recommendation:
+    model: str
+    alternatives: list[str]
+    estimated_speedup: float
+    confidence: float
+    checklist: list[Answer]
+    estimates: dict[str, float]
+    reasons: list[str] = field(default_factory=list)
+    changes: list[dict] = field(default_factory=list)
+    current_model: str = ""
+    work: dict = field(default_factory=dict)
+    more_cores: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model, "alternatives": self.alternatives,
+            "estimated_speedup": round(self.estimated_speedup, 2),
+            "confidence": round(self.confidence, 2),
+            "checklist": [a.to_dict() for a in self.checklist],
+            "estimates": self.estimates, "reasons": self.reasons, "changes": self.changes,
+            "current_model": self.current_model, "work": self.work, "more_cores": self.more_cores,
+        }
+
+
+def work_from_facts(f: Facts) -> Work:
+    """The speedup model's inputs, with waits for the program's own workers left out."""
+    waits = f.wait_sites()
+    joins = 0.0
+    if f.uses_threads or f.uses_processes or f.uses_asyncio:
+        own_waits = waits[waits["repeats"] < 2]
+        joins = 0.0 if f.uses_asyncio else float(own_waits[IO_WAIT].sum())
+    io = max(f.seconds[IO_WAIT] - joins, 0.0)
+    over = min(f.overlappable_wait_seconds(), io)
+    gil_wait = f.seconds.get("gil_wait", 0.0)
+    cpu_sites = f.cpu_sites()
+    repeats = max(f.io_repeats() if over >= f.cpu_seconds() else f.cpu_repeats(), 1)
+    if len(cpu_sites) and over < f.cpu_seconds():
+        repeats = int(cpu_sites.groupby("unit")["repeats"].max().max())
+    return Work(overlappable_wait=over, single_wait=io - over,
+                cpu_gil=max(f.seconds[CPU_GIL] - gil_wait, 0.0), cpu_nogil=f.seconds[CPU_NOGIL],
+                other=f.seconds[OTHER], repeats=repeats, cores=f.cores, gil_enabled=f.gil_enabled)
+
+
+def current_model(f: Facts) -> str:
+    if f.uses_asyncio and f.uses_processes:
+        return "asyncio+multiprocessing"
+    if f.uses_processes:
+        return "multiprocessing"
+    if f.uses_asyncio:
+        return "asyncio"
+    if f.uses_threads:
+        return "threads"
+    return ""
+
+
+def preference(f: Facts, answers: dict[str, Answer], findings) -> list[str]:
+    io, gil, nogil = f.shares[IO_WAIT], f.shares[CPU_GIL], f.shares[CPU_NOGIL]
+    if any(x.kind == "blocking_in_event_loop" for x in findings):
+        return ["asyncio", "asyncio+multiprocessing", "threads", "multiprocessing"]
+    if io < gil + nogil:
+        if gil >= nogil:
+            if not f.gil_enabled:
+                return ["threads", "multiprocessing", "asyncio+multiprocessing", "asyncio"]
+            if answers["mix"].answer == "yes":
+                return ["asyncio+multiprocessing", "multiprocessing", "threads", "asyncio"]
+            return ["multiprocessing", "asyncio+multiprocessing", "threads", "asyncio"]
+        return ["threads", "multiprocessing", "asyncio+multiprocessing", "asyncio"]
+    if answers["mix"].answer == "yes":
+        return ["asyncio+multiprocessing", "multiprocessing", "threads", "asyncio"]
+    if periodic_chore(f) is not None:
+        return ["threads", "asyncio", "multiprocessing", "asyncio+multiprocessing"]
+    if answers["many_connections"].answer == "yes":
+        return ["asyncio", "threads", "asyncio+multiprocessing", "multiprocessing"]
+    if answers["blocking_libraries"].answer in ("yes", "partly") and f.blocking_library_share() >= 0.5:
+        return ["threads", "asyncio", "multiprocessing", "asyncio+multiprocessing"]
+    return ["asyncio", "threads", "asyncio+multiprocessing", "multiprocessing"]
+
+
+def recommend(f: Facts, answers: list[Answer], findings) -> Recommendation:
+    by_key = {a.key: a for a in answers}
+    work = work_from_facts(f)
+    estimates = {m: round(estimate(work, m), 2) for m in MODELS}
+    today = current_model(f)
+    order = preference(f, by_key, findings)
+    best = max(estimates.values())
+    eligible = [m for m in order if estimates[m] >= best * NEAR_BEST and estimates[m] >= MIN_GAIN]
+    blocking = [x for x in findings if x.kind == "blocking_in_event_loop"]
+    reasons = []
+    if blocking and "asyncio" not in eligible:
+        eligible.insert(0, "asyncio")
+        reasons.append("the event loop is blocked: fixing the blocking calls lets the other tasks run")
+    if eligible:
+        model = eligible[0]
+        speedup = estimates[model]
+        reasons.append(_why(model, f, by_key))
+    elif today:
+        model, speedup = today, 1.0
+        reasons.append(f"already uses {today}; the measured work leaves less than {MIN_GAIN}x to gain")
+    else:
+        model, speedup = "none", 1.0
+        reasons.append(_why_none(f, work))
+    alternatives = [m for m in order if m != model and estimates[m] >= MIN_GAIN][:2]
+    confidence = _confidence(f, estimates, model)
+    return Recommendation(
+        model=model, alternatives=alternatives, estimated_speedup=float(speedup),
+        confidence=confidence, checklist=answers, estimates=estimates, reasons=reasons,
+        changes=changes_for(model, f), current_model=today,
+        work={k: round(v, 4) if isinstance(v, float) else v for k, v in work.__dict__.items()},
+        more_cores=_more_cores(work, model))
+
+
+def _why(model: str, f: Facts, a: dict[str, Answer]) -> str:
+    if model == "multiprocessing":
+        return ("the time is CPU that holds the GIL: only separate processes run it on "
+                f"{f.cores} cores at once")
+    if model == "threads":
+        if f.shares[CPU_NOGIL] > f.shares[IO_WAIT]:
+            return "the CPU time is native code that releases the GIL: threads run it in parallel"
+        if periodic_chore(f) is not None:
+            return "a periodic chore waits inline: a background thread can carry it"
+        if f.blocking_library_share() >= 0.5:
+            return "the waits repeat and go through blocking libraries: a thread pool overlaps them with the least change"
+        return ("the waits repeat, and threads overlap them while the native CPU work runs beside them; "
+                "this measured best on this machine")
+    if model == "asyncio":
+        if a["many_connections"].answer == "yes":
+            return "many connections: one event loop overlaps all their waits cheaply"
+        return "the waits repeat and can be awaited: one event loop overlaps them"
+    if model == "asyncio+multiprocessing":
+        return "real waiting and real GIL-holding CPU: asyncio overlaps the waits, a process pool takes the CPU"
+    return ""
+
+
+def _why_none(f: Facts, work: Work) -> str:
+    if f.total_seconds < 0.2:
+        return "too little work was measured to be worth a concurrency change"
+    if work.single_wait > 0.5 * work.today:
+        return "the waiting is one single wait: there is nothing to overlap it with"
+    return f"no model gains {MIN_GAIN}x on the measured work"
+
+
+def _confidence(f: Facts, estimates: dict[str, float], model: str) -> float:
+    dominant = max(f.shares[IO_WAIT], f.shares[CPU_GIL], f.shares[CPU_NOGIL])
+    length = min(f.total_seconds, 2.0) / 2.0
+    value = 0.4 + 0.35 * dominant + 0.15 * length - 0.4 * f.shares[OTHER]
+    ranked = sorted(estimates.values(), reverse=True)
+    if model != "none" and len(ranked) > 1 and ranked[0] > 0 and ranked[1] / ranked[0] > 0.95:
+        value -= 0.05
+    return float(min(max(value, 0.2), 0.95))
+
+
+def _more_cores(work: Work, model: str) -> dict:
+    """What the same model would reach with more cores (capped by the repeats seen)."""
+    if model in ("none", "asyncio"):
+        return {}
+    return {str(c): round(estimate(work, model, cores=c), 2) for c in (2, 4, 8, 16, 32)}
+
+
+def changes_for(model: str, f: Facts) -> list[dict]:
+    """Where to make the change: the loop that drives the repeated unit, and the call."""
+    if model == "none":
+        return []
+    sites = f.wait_sites() if model in ("asyncio", "threads") and f.shares[IO_WAIT] >= f.shares[CPU_NOGIL] \
+        else f.cpu_sites()
+    if model == "asyncio+multiprocessing":
+        sites = pd.concat([f.wait_sites().head(1), f.cpu_sites().head(1)])
+    out, seen = [], set()
+    sites = sites[sites["seconds"] >= 0.05 * max(f.total_seconds, 1e-9)]
+    for site in sites.head(6).to_dict("records"):
+        key = (site["unit"], site["file"], site["line"])
+        if key in seen:
+            continue
+        seen.add(key)
+        loop_at = where(site["driver_file"] or site["file"], site["driver_line"]) if site["driver_line"] else ""
+        out.append({
+            "call": site["callee"] if site["callee"] != "(own code)" else f"{site['user_function']}()",
+            "location": where(site["file"], site["line"]),
+            "function": site["user_function"],
+            "unit": site["unit"], "repeats": int(site["repeats"]),
+            "driver": site["driver"], "loop_location": loop_at,
+            "seconds": round(float(site["seconds"]), 4),
+            "category": max((IO_WAIT, CPU_GIL, CPU_NOGIL), key=lambda c: site[c]),
+            "family": site["family"],
+        })
+        if len(out) >= 3:
+            break
+    return out

@@ -1,0 +1,86 @@
+"""The speedup model: how long the measured work would take under each model here.
+
+The work is the measured seconds of the working threads:
+
+    W  waits inside a repeated unit of work (they can overlap), repeated k times
+    Ws waits that happen once (nothing to overlap them with)
+    G  CPU holding the GIL (true CPU: time spent queueing for the GIL is left out)
+    N  CPU in native code that releases the GIL
+    O  other (profiler gaps, start-up)
+    c  this machine's cores; L the lanes a model runs side by side
+
+Each model is bounded by its scarcest resource. The lanes bound: (W + G + N) / L, every
+lane busy. The GIL bound: one GIL per process, so G is serial inside a process unless
+the build is free-threaded. The core bound: (G + N) / c. What happens once stays serial:
+
+    threads                  Ws + O + max((W+G+N)/L,  G,        (G+N)/c),  L = min(k, 32)
+    asyncio                  Ws + O + max((W+G+N)/L,  G + N),              L = min(k, 1000)
+    multiprocessing          Ws + O + max((W+G+N)/P,  (G+N)/c) + P*s,      P = min(k, c)
+    asyncio+multiprocessing  Ws + O + max((W+G+N)/L,  (G+N)/P) + P*s,      P = min(k, c)
+
+where s is the cost of starting one worker process (about 0.05 s here). On a
+free-threaded build the threads' GIL bound drops out. The estimate is today's time
+(W + Ws + G + N + O) divided by the model's time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PROCESS_START_SECONDS = 0.05
+THREAD_POOL_LANES = 32
+EVENT_LOOP_LANES = 1000
+
+MODELS = ("threads", "asyncio", "multiprocessing", "asyncio+multiprocessing")
+
+
+@dataclass(frozen=True)
+class Work:
+    overlappable_wait: float
+    single_wait: float
+    cpu_gil: float
+    cpu_nogil: float
+    other: float
+    repeats: int
+    cores: int
+    gil_enabled: bool = True
+
+    @property
+    def today(self) -> float:
+        return self.overlappable_wait + self.single_wait + self.cpu_gil + self.cpu_nogil + self.other
+
+
+def model_seconds(work: Work, model: str, cores: int | None = None) -> float:
+    """Predicted wall seconds of the work under ``model`` on ``cores`` cores."""
+    c = max(cores or work.cores, 1)
+    k = max(work.repeats, 1)
+    W, G, N = work.overlappable_wait, work.cpu_gil, work.cpu_nogil
+    serial = work.single_wait + work.other
+    if model == "threads":
+        lanes = min(k, THREAD_POOL_LANES)
+        gil_bound = G if work.gil_enabled else 0.0
+        return serial + max((W + G + N) / lanes, gil_bound, (G + N) / c)
+    if model == "asyncio":
+        lanes = min(k, EVENT_LOOP_LANES)
+        return serial + max((W + G + N) / lanes, G + N)
+    if model == "multiprocessing":
+        procs = min(k, c)
+        start = procs * PROCESS_START_SECONDS if procs > 1 else 0.0
+        return serial + max((W + G + N) / procs, (G + N) / c) + start
+    if model == "asyncio+multiprocessing":
+        lanes = min(k, EVENT_LOOP_LANES)
+        procs = min(k, c)
+        start = procs * PROCESS_START_SECONDS if procs > 1 else 0.0
+        return serial + max((W + G + N) / lanes, (G + N) / procs) + start
+    return work.today
+
+
+def estimate(work: Work, model: str, cores: int | None = None) -> float:
+    """today / after, at least 1.0 (a model never makes measured work slower here)."""
+    after = model_seconds(work, model, cores)
+    if after <= 0 or work.today <= 0:
+        return 1.0
+    return max(work.today / after, 1.0)
+
+
+def all_estimates(work: Work) -> dict[str, float]:
+    return {model: round(estimate(work, model), 2) for model in MODELS}

@@ -1,0 +1,258 @@
+"""Where in the user's own code the time is spent: call sites and units of work.
+
+The classified table says what kind of time each function spent; this module carries it
+up the call graph to the user's code. A *call site* is an edge from a user function into
+code that isn't the user's (a library, the standard library, a native callable), or the
+user function's own bytecode. Each site carries the category seconds of everything under
+it, the wait family (socket, sleep, file...) and the top-level library it went through.
+
+A site's *unit of work* is the outermost user function above it that was called more
+than once (or the call itself, when the user's loop calls the library directly). Its
+call count is how many independent repeats were seen: the most overlap any model can get.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .catalog import CATEGORIES, FAMILIES
+from .classify import counted_functions
+from .sourcelines import find_call, is_coroutine
+from .table import Measurement
+
+FAMILY_NAMES = tuple(FAMILIES)
+BUCKETS = (*CATEGORIES, *(f"family:{name}" for name in FAMILY_NAMES))
+
+SITE_COLUMNS = ["thread", "user_id", "user_function", "file", "def_line", "line",
+                "callee_id", "callee", "library", "calls", "seconds", *CATEGORIES,
+                "family", "in_coroutine", "awaited", "unit", "unit_file", "unit_line",
+                "repeats", "driver", "driver_file", "driver_line", "under_event_loop"]
+
+
+@dataclass
+class CodeMap:
+    """Which files are the user's, from the library paths the target's interpreter gave."""
+
+    library_paths: tuple[str, ...]
+    runner_file: str
+
+    def is_user(self, filename: str) -> bool:
+        if not filename or filename == "~" or filename.startswith("<"):
+            return False
+        path = os.path.realpath(filename)
+        if self.runner_file and path == os.path.realpath(self.runner_file):
+            return False
+        if os.sep + "concadvisor" + os.sep in path:
+            return False
+        return not any(path == lib or path.startswith(lib + os.sep) for lib in self.library_paths)
+
+    def module_of(self, filename: str) -> str:
+        """Dotted module of a library file (``urllib.request`` for urllib/request.py)."""
+        path = os.path.realpath(filename)
+        for lib in sorted(self.library_paths, key=len, reverse=True):
+            if path.startswith(lib + os.sep):
+                rest = path[len(lib) + 1:]
+                rest = rest[:-3] if rest.endswith(".py") else rest
+                parts = [p for p in rest.split(os.sep) if p != "__init__"]
+                return ".".join(parts)
+        return ""
+
+    def library_of(self, filename: str) -> str:
+        """Top-level package of a library file (``urllib`` for urllib/request.py)."""
+        path = os.path.realpath(filename)
+        for lib in sorted(self.library_paths, key=len, reverse=True):
+            if path.startswith(lib + os.sep):
+                rest = path[len(lib) + 1:]
+                top = rest.split(os.sep, 1)[0]
+                return top[:-3] if top.endswith(".py") else top
+        return ""
+
+
+def code_map(measurement: Measurement) -> CodeMap:
+    paths = tuple(os.path.realpath(p) for p in measurement.library_paths)
+    return CodeMap(paths, measurement.runner_file)
+
+
+def call_sites(measurement: Measurement) -> pd.DataFrame:
+    """One row per user call site, per working thread, with its category seconds."""
+    rows = []
+    codes = code_map(measurement)
+    functions = counted_functions(measurement)
+    for thread, table in functions.groupby("thread", sort=False):
+        edges = measurement.edges[measurement.edges["thread"] == thread]
+        rows.extend(_thread_sites(thread, table, edges, codes))
+    return pd.DataFrame(rows, columns=SITE_COLUMNS)
+
+
+def _thread_sites(thread, table, edges, codes: CodeMap) -> list[dict]:
+    table = table.set_index("func_id", drop=False)
+    table = table[~table.index.duplicated()]
+    totals = _subtree_buckets(table, edges)
+    user = {fid: codes.is_user(f) for fid, f in zip(table["func_id"], table["file"])}
+    callers = _callers(edges)
+    event_loop_ids = {fid for fid in table.index if _is_event_loop_step(fid)}
+    sites = []
+    for caller_id, callee_id, calls, seconds, line in edges[
+            ["caller_id", "callee_id", "calls", "seconds", "line"]].itertuples(index=False):
+        if not user.get(caller_id) or user.get(callee_id, False) or callee_id not in table.index:
+            continue
+        callee_total = float(table.at[callee_id, "total_seconds"]) or 1e-12
+        vector = totals.get(callee_id, np.zeros(len(BUCKETS))) * min(seconds / callee_total, 1.0)
+        sites.append(_site(thread, table, caller_id, callee_id, calls, seconds, vector,
+                           callers, user, codes, event_loop_ids, line))
+    for fid, row in table.iterrows():
+        if user.get(fid) and row["self_seconds"] > 0:
+            vector = np.zeros(len(BUCKETS))
+            for i, category in enumerate(CATEGORIES):
+                vector[i] = row[category]
+            sites.append(_site(thread, table, fid, fid, int(row["calls"]), float(row["self_seconds"]),
+                               vector, callers, user, codes, event_loop_ids, 0))
+    return sites
+
+
+def _site(thread, table, caller_id, callee_id, calls, seconds, vector, callers, user, codes,
+          event_loop_ids, sampled_line):
+    caller = table.loc[caller_id]
+    own = caller_id == callee_id
+    callee = table.loc[callee_id]
+    callee_name = callee["function"]
+    found = None if own else find_call(caller["file"], int(caller["line"]), callee_name)
+    line = int(sampled_line) or (found.line if found else int(caller["line"]))
+    in_coroutine = found.in_coroutine if found else is_coroutine(caller["file"], int(caller["line"]))
+    unit_id, repeats = _unit_of_work(caller_id, callee_id, calls, own, table, callers, user)
+    driver_id = _strongest_caller(unit_id, callers, user)
+    driver_line, driver_file = 0, ""
+    unit_name = table.at[unit_id, "function"] if unit_id in table.index else callee_name
+    if driver_id is not None:
+        driver = table.loc[driver_id]
+        call = find_call(driver["file"], int(driver["line"]), unit_name)
+        driver_line = call.line if call else int(driver["line"])
+        driver_file = driver["file"]
+    elif unit_id == callee_id and not own:
+        driver_id, driver_line, driver_file = caller_id, line, caller["file"]
+    family_seconds = vector[len(CATEGORIES):]
+    family = FAMILY_NAMES[int(np.argmax(family_seconds))] if family_seconds.max() > 0 else ""
+    library = "" if callee["native"] else codes.library_of(callee["file"])
+    if not own and not callee["native"]:
+        module = codes.module_of(callee["file"])
+        callee_name = f"{module}.{callee_name}" if module else callee_name
+    return {
+        "thread": thread, "user_id": caller_id, "user_function": caller["function"],
+        "file": caller["file"], "def_line": int(caller["line"]), "line": line,
+        "callee_id": callee_id, "callee": callee_name if not own else "(own code)",
+        "library": library, "calls": int(calls), "seconds": float(seconds),
+        **{c: float(vector[i]) for i, c in enumerate(CATEGORIES)},
+        "family": family, "in_coroutine": bool(in_coroutine),
+        "awaited": bool(found.awaited) if found else False,
+        "unit": unit_name, "unit_file": table.at[unit_id, "file"] if unit_id in table.index else "",
+        "unit_line": int(table.at[unit_id, "line"]) if unit_id in table.index else 0,
+        "repeats": int(repeats),
+        "driver": table.at[driver_id, "function"] if driver_id in table.index else "",
+        "driver_file": driver_file, "driver_line": int(driver_line),
+        "under_event_loop": _has_ancestor(caller_id, event_loop_ids, callers),
+    }
+
+
+def _unit_of_work(caller_id, callee_id, calls, own, table, callers, user):
+    """Walk up the user's callers to the outermost function called more than once."""
+    if not own and int(table.at[caller_id, "primitive_calls"]) <= 1 and calls > 1:
+        return callee_id, calls
+    current, unit, repeats = caller_id, caller_id, int(table.at[caller_id, "primitive_calls"])
+    seen = {current}
+    while True:
+        parent = _strongest_caller(current, callers, user)
+        if parent is None or parent in seen:
+            break
+        seen.add(parent)
+        parent_calls = int(table.at[parent, "primitive_calls"]) if parent in table.index else 1
+        if parent_calls <= 1:
+            break
+        current, unit, repeats = parent, parent, parent_calls
+    return unit, max(repeats, 1)
+
+
+def _strongest_caller(func, callers, user):
+    best = None
+    best_seconds = -1.0
+    for caller_id, seconds in callers.get(func, ()):
+        if caller_id != func and user.get(caller_id) and seconds > best_seconds:
+            best, best_seconds = caller_id, seconds
+    return best
+
+
+def _callers(edges) -> dict[str, list[tuple[str, float]]]:
+    out: dict[str, list[tuple[str, float]]] = {}
+    for caller_id, callee_id, seconds in edges[["caller_id", "callee_id", "seconds"]].itertuples(index=False):
+        out.setdefault(callee_id, []).append((caller_id, float(seconds)))
+    return out
+
+
+def _is_event_loop_step(func_id: str) -> bool:
+    """asyncio's Handle._run: every callback and task step of a running loop passes here."""
+    path, _, name = func_id.rpartition(":")
+    return name == "_run" and path.replace("\\", "/").split(":")[0].endswith("asyncio/events.py")
+
+
+def _has_ancestor(func, targets, callers, limit=200) -> bool:
+    if not targets:
+        return False
+    stack, seen = [func], {func}
+    while stack and len(seen) < 10_000:
+        current = stack.pop()
+        for caller_id, _ in callers.get(current, ()):
+            if caller_id in targets:
+                return True
+            if caller_id not in seen:
+                seen.add(caller_id)
+                stack.append(caller_id)
+    return False
+
+
+def _subtree_buckets(table, edges) -> dict[str, np.ndarray]:
+    """Category (and wait family) seconds under each function, self time included.
+
+    A callee's subtree is shared among its callers in proportion to the seconds each
+    edge carried; recursion edges back into the current path are ignored.
+    """
+    own: dict[str, np.ndarray] = {}
+    family_index = {name: len(CATEGORIES) + i for i, name in enumerate(FAMILY_NAMES)}
+    cols = list(CATEGORIES)
+    for fid, family, *values in table[["func_id", "family", *cols]].itertuples(index=False):
+        vector = np.zeros(len(BUCKETS))
+        vector[:len(cols)] = values
+        if family in family_index:
+            vector[family_index[family]] = values[0]  # io_wait seconds of this family
+        own[fid] = vector
+    children: dict[str, list[tuple[str, float]]] = {}
+    for caller_id, callee_id, seconds in edges[["caller_id", "callee_id", "seconds"]].itertuples(index=False):
+        if caller_id != callee_id:
+            children.setdefault(caller_id, []).append((callee_id, float(seconds)))
+    totals: dict[str, np.ndarray] = {}
+    state: dict[str, int] = {}
+    for root in own:
+        if root in totals:
+            continue
+        stack = [(root, 0)]
+        while stack:
+            node, phase = stack.pop()
+            if phase == 0:
+                if state.get(node):
+                    continue
+                state[node] = 1
+                stack.append((node, 1))
+                for child, _ in children.get(node, ()):
+                    if not state.get(child) and child in own:
+                        stack.append((child, 0))
+            else:
+                vector = own[node].copy()
+                for child, seconds in children.get(node, ()):
+                    if child in totals:
+                        child_total = float(table.at[child, "total_seconds"]) if child in table.index else 0.0
+                        if child_total > 0:
+                            vector += totals[child] * min(seconds / child_total, 1.0)
+                totals[node] = vector
+                state[node] = 2
+    return totals

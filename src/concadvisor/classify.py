@@ -1,0 +1,136 @@
+"""Split every measured second into io_wait, cpu_gil, cpu_nogil or other.
+
+Python functions' own time is bytecode run with the GIL held. Native callables are
+looked up in the catalog. What the catalog doesn't know is settled per thread from the
+thread's own CPU clock: the CPU that the known parts don't explain went to the unknown
+natives (as cpu_gil, the safe assumption for native code), the rest of their time was
+waiting. When Python code took more wall time than the thread had CPU while other threads
+were busy, the difference is time spent waiting for the GIL: it stays in cpu_gil (it is
+demand for the GIL) and is kept apart in ``gil_wait``.
+
+Sampling backends that already know each row's category set the seconds columns
+themselves; ``classify`` then only adds what is missing.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .catalog import CATEGORIES, CPU_GIL, CPU_NOGIL, IO_WAIT, OTHER, lookup
+from .table import Measurement
+
+# A thread counts as one that did work if it used this share of the run's wall time as
+# CPU, or is the main thread. Server threads of a sample app idling in select don't.
+WORKING_THREAD_CPU_SHARE = 0.03
+
+
+def classify(measurement: Measurement) -> Measurement:
+    functions = measurement.functions
+    if functions.empty:
+        for column in (*CATEGORIES, "gil_wait"):
+            functions[column] = pd.Series(dtype="float64")
+        functions["category"] = pd.Series(dtype="object")
+        functions["family"] = pd.Series(dtype="object")
+        measurement.threads["counted"] = measurement.threads.get("main", False)
+        return measurement
+    if not set(CATEGORIES).issubset(functions.columns):
+        _classify_by_catalog(functions)
+        _settle_unknowns_per_thread(measurement)
+    if "gil_wait" not in functions.columns:
+        functions["gil_wait"] = 0.0
+    if "family" not in functions.columns:
+        functions["family"] = ""
+    functions["category"] = functions[list(CATEGORIES)].idxmax(axis=1)
+    _mark_working_threads(measurement)
+    return measurement
+
+
+def _classify_by_catalog(functions: pd.DataFrame) -> None:
+    for column in CATEGORIES:
+        functions[column] = 0.0
+    functions["family"] = ""
+    functions["unknown"] = False
+    python = ~functions["native"]
+    functions.loc[python, CPU_GIL] = functions.loc[python, "self_seconds"]
+    natives = functions.loc[functions["native"], ["function", "self_seconds", "calls"]]
+    for index, name, seconds, calls in natives.itertuples():
+        kind = lookup(name)
+        if kind is None:
+            functions.at[index, "unknown"] = True
+            continue
+        category = kind.category
+        per_call = seconds / calls if calls else seconds
+        if category == CPU_NOGIL and per_call < kind.nogil_min_call_seconds:
+            category = CPU_GIL
+        functions.at[index, category] = seconds
+        functions.at[index, "family"] = kind.family
+
+
+def _settle_unknowns_per_thread(measurement: Measurement) -> None:
+    functions = measurement.functions
+    functions["gil_wait"] = 0.0
+    cpu_by_thread = dict(zip(measurement.threads["thread"], measurement.threads["cpu_seconds"]))
+    busy_threads = _busy_thread_count(measurement)
+    for thread, rows in functions.groupby("thread", sort=False):
+        cpu = cpu_by_thread.get(thread)
+        unknown = rows.index[rows["unknown"]]
+        unknown_seconds = float(functions.loc[unknown, "self_seconds"].sum())
+        if cpu is None or (isinstance(cpu, float) and np.isnan(cpu)):
+            functions.loc[unknown, OTHER] = functions.loc[unknown, "self_seconds"]
+            continue
+        known_cpu = float(rows[CPU_GIL].sum() + rows[CPU_NOGIL].sum())
+        residual = float(cpu) - known_cpu
+        if unknown_seconds > 0:
+            share = min(max(residual, 0.0), unknown_seconds) / unknown_seconds
+            functions.loc[unknown, CPU_GIL] = functions.loc[unknown, "self_seconds"] * share
+            functions.loc[unknown, IO_WAIT] = functions.loc[unknown, "self_seconds"] * (1 - share)
+        python_seconds = float(rows.loc[~rows["native"], "self_seconds"].sum())
+        if residual < 0 and busy_threads > 1 and python_seconds > 0:
+            missing = min(-residual, python_seconds)
+            python_rows = rows.index[~rows["native"]]
+            functions.loc[python_rows, "gil_wait"] = (
+                functions.loc[python_rows, "self_seconds"] * (missing / python_seconds))
+    functions.drop(columns="unknown", inplace=True)
+
+
+def _busy_thread_count(measurement: Measurement) -> int:
+    cpu = pd.to_numeric(measurement.threads["cpu_seconds"], errors="coerce").fillna(0.0)
+    return int((cpu > WORKING_THREAD_CPU_SHARE * max(measurement.wall_seconds, 1e-9)).sum())
+
+
+def _mark_working_threads(measurement: Measurement) -> None:
+    threads = measurement.threads
+    cpu = pd.to_numeric(threads["cpu_seconds"], errors="coerce").fillna(0.0)
+    threshold = WORKING_THREAD_CPU_SHARE * max(measurement.wall_seconds, 1e-9)
+    threads["counted"] = threads["main"].astype(bool) | (cpu >= threshold)
+
+
+def counted_functions(measurement: Measurement) -> pd.DataFrame:
+    """Rows of the threads that did work."""
+    counted = set(measurement.threads.loc[measurement.threads["counted"], "thread"])
+    return measurement.functions[measurement.functions["thread"].isin(counted)]
+
+
+def category_seconds(measurement: Measurement) -> dict[str, float]:
+    """Seconds per category over the working threads; gaps in a thread's span are other."""
+    rows = counted_functions(measurement)
+    seconds = {c: float(rows[c].sum()) for c in CATEGORIES}
+    threads = measurement.threads[measurement.threads["counted"]]
+    span = float(pd.to_numeric(threads["wall_seconds"], errors="coerce").fillna(0).sum())
+    classified = sum(seconds.values())
+    if span > classified:
+        seconds[OTHER] += span - classified
+    seconds["gil_wait"] = float(rows["gil_wait"].sum()) if "gil_wait" in rows else 0.0
+    return seconds
+
+
+def category_shares(seconds: dict[str, float]) -> dict[str, float]:
+    """Shares of the four contract categories, summing to 1 (all other when nothing ran)."""
+    total = sum(seconds[c] for c in CATEGORIES)
+    if total <= 0:
+        return {IO_WAIT: 0.0, CPU_GIL: 0.0, CPU_NOGIL: 0.0, OTHER: 1.0}
+    shares = {c: round(seconds[c] / total, 4) for c in CATEGORIES}
+    drift = round(1.0 - sum(shares.values()), 4)
+    biggest = max(shares, key=shares.get)
+    shares[biggest] = round(shares[biggest] + drift, 4)
+    return shares

@@ -1,0 +1,179 @@
+"""The command line: parse options, check them, call the library. No analysis here."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import click
+import typer
+
+from . import __version__
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None,
+                  help="Measure where a Python program's time goes and which concurrency model pays off.")
+
+FINDING_KINDS = ("blocking_in_event_loop", "gil_contention")
+BACKEND_NAMES = ("auto", "cprofile", "yappi", "pyspy")
+
+
+class UsageProblem(click.UsageError):
+    """A usage error: one line on stderr, exit 2, the target never started."""
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"concadvisor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Show the version and exit.")):
+    """Measure where a Python program's time goes and which concurrency model pays off."""
+
+
+@app.command(context_settings={"allow_extra_args": False})
+def profile(
+    script: Optional[str] = typer.Argument(None, help="The script to run, as `python SCRIPT` would."),
+    args: Optional[List[str]] = typer.Argument(None, help="Arguments for the target, after `--`."),
+    module: Optional[str] = typer.Option(None, "-m", help="Run a module, as `python -m MODULE` would."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Markdown report (default reports/<script stem>.md)."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the machine-readable result here."),
+    backend: str = typer.Option("auto", "--backend", help="auto | cprofile | yappi | pyspy"),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="Stop the target after this many seconds and report what was measured."),
+    fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Comma-separated finding kinds; exit 3 if one is found (after writing the report)."),
+):
+    """Run SCRIPT (or -m MODULE) under a profiler and write a recommendation report.
+
+    Example: concadvisor profile app.py --json reports/app.json -- --workers 4
+    """
+    from .collect.launch import TargetSpec
+    from .output import OutputError, check_writable
+
+    args = list(args or [])
+    if module:
+        if script is not None:
+            args.insert(0, script)
+        target, is_module = module, True
+        _check_module(module)
+    elif script is None:
+        raise UsageProblem("no script given (concadvisor profile SCRIPT [-- ARGS] or -m MODULE)")
+    else:
+        target, is_module = script, False
+        _check_script(script)
+    if backend not in BACKEND_NAMES:
+        raise UsageProblem(f"unknown backend {backend!r} (choose from {', '.join(BACKEND_NAMES)})")
+    if timeout is not None and timeout <= 0:
+        raise UsageProblem(f"--timeout must be a positive number of seconds, not {timeout}")
+    kinds = _parse_fail_on(fail_on)
+    spec = TargetSpec(target=target, args=args, module=is_module, timeout=timeout)
+    try:
+        report = check_writable(output or Path("reports") / f"{spec.stem}.md", "report")
+        json_out = check_writable(json_path, "JSON result") if json_path else None
+    except OutputError as exc:
+        raise UsageProblem(str(exc)) from None
+
+    from .collect import NothingMeasured
+    from .pipeline import profile as run_profile
+
+    try:
+        result = run_profile(spec, backend)
+    except NothingMeasured as exc:
+        typer.echo(f"concadvisor: nothing measured: {exc}", err=True)
+        raise typer.Exit(1)
+    _write(result, report, json_out)
+    found = {f.get("kind") for f in result.findings}
+    if result.target.get("interrupted"):
+        raise typer.Exit(130)
+    if kinds & found:
+        typer.echo(f"concadvisor: failing on {', '.join(sorted(kinds & found))}", err=True)
+        raise typer.Exit(3)
+
+
+@app.command()
+def report(
+    result_file: Path = typer.Argument(..., metavar="RESULT.json", help="A result saved with --json."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Markdown report (default: beside the JSON, .md)."),
+):
+    """Re-render a saved result without running anything.
+
+    Example: concadvisor report reports/app.json -o reports/app.md
+    """
+    from .output import OutputError, check_writable
+    from .result import ResultError, load
+
+    try:
+        result = load(str(result_file))
+        target = check_writable(output or result_file.with_suffix(".md"), "report")
+    except (ResultError, OutputError) as exc:
+        raise UsageProblem(str(exc)) from None
+    _write(result, target, None)
+
+
+def _write(result, report_path: Path, json_path: Optional[Path]) -> None:
+    from .output import write_atomic
+    from .renderers import JSONRenderer, MarkdownRenderer, TerminalRenderer
+
+    write_atomic(report_path, MarkdownRenderer().render(result))
+    if json_path:
+        write_atomic(json_path, JSONRenderer().render(result))
+    typer.echo(TerminalRenderer().render(result), err=True, nl=False)
+    typer.echo(f"report: {_shown(report_path)}" + (f"  json: {_shown(json_path)}" if json_path else ""), err=True)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def _check_script(script: str) -> None:
+    path = Path(script)
+    if not path.exists():
+        raise UsageProblem(f"script not found: {script}")
+    if path.is_dir() and not (path / "__main__.py").exists():
+        raise UsageProblem(f"{script} is a folder without __main__.py")
+    if not os.access(path, os.R_OK):
+        raise UsageProblem(f"script not readable: {script}")
+
+
+def _check_module(module: str, python: str = sys.executable) -> None:
+    probe = ("import importlib.util, sys\n"
+             "try:\n    found = importlib.util.find_spec(sys.argv[1]) is not None\n"
+             "except Exception:\n    found = False\nsys.exit(0 if found else 1)")
+    done = subprocess.run([python, "-c", probe, module], cwd=os.getcwd(), capture_output=True)
+    if done.returncode != 0:
+        raise UsageProblem(f"no module named {module!r}")
+
+
+def _parse_fail_on(value: Optional[str]) -> set:
+    if not value:
+        return set()
+    kinds = {k.strip() for k in value.split(",") if k.strip()}
+    unknown = sorted(kinds - set(FINDING_KINDS))
+    if unknown:
+        raise UsageProblem(f"unknown finding kind {', '.join(unknown)} for --fail-on "
+                           f"(known: {', '.join(FINDING_KINDS)})")
+    return kinds
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """Entry point: click's usage errors become one line and exit 2."""
+    try:
+        code = app(args=argv, prog_name="concadvisor", standalone_mode=False)
+    except click.UsageError as exc:
+        message = exc.format_message().splitlines()[0] if exc.format_message() else "usage error"
+        sys.stderr.write(f"concadvisor: error: {message}\n")
+        sys.exit(2)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        sys.stderr.write("concadvisor: aborted\n")
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

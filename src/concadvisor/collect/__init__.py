@@ -1,0 +1,62 @@
+"""Collect: run the target in its own process under a backend, return a Measurement.
+
+Backends: ``cprofile`` (deterministic, in the target, exact call counts). ``auto`` picks
+the best available. Each backend module turns its raw data into the common table.
+"""
+from __future__ import annotations
+
+from ..table import Measurement
+from .launch import ChildOutcome, TargetSpec, launch
+
+BACKENDS = ("auto", "cprofile", "yappi", "pyspy")
+
+
+class NothingMeasured(RuntimeError):
+    """The target ended before any data could be saved."""
+
+
+def resolve_backend(name: str, spec: TargetSpec) -> str:
+    if name == "auto":
+        return "cprofile"
+    return name
+
+
+def collect(spec: TargetSpec, backend: str = "auto", progress=None) -> Measurement:
+    chosen = resolve_backend(backend, spec)
+    if chosen == "cprofile":
+        from .cprofile import measurement_from_raw
+
+        outcome = launch(spec, "cprofile")
+        if outcome.raw is None:
+            raise NothingMeasured(_why_nothing(outcome))
+        measurement = measurement_from_raw(outcome.raw)
+    else:
+        raise NotImplementedError(f"backend {chosen!r} is not available yet")
+    measurement.target = target_info(spec, outcome)
+    return measurement
+
+
+def target_info(spec: TargetSpec, outcome: ChildOutcome) -> dict:
+    raw = outcome.raw or {}
+    exit_code = outcome.exit_code
+    if outcome.timed_out:
+        exit_code = raw.get("exit_code", exit_code) if exit_code in (None, -15) else exit_code
+    return {
+        "argv": spec.argv,
+        "exit_code": exit_code,
+        "timed_out": outcome.timed_out,
+        "python": raw.get("python", ""),
+        "gil_enabled": bool(raw.get("gil_enabled", True)),
+        "cpu_count": int(raw.get("cpu_count") or 1),
+        "python_executable": raw.get("python_executable", spec.python),
+        "signal": outcome.signal,
+        "interrupted": outcome.interrupted,
+        "error": raw.get("error"),
+        "pid": outcome.pid,
+    }
+
+
+def _why_nothing(outcome: ChildOutcome) -> str:
+    if outcome.signal:
+        return f"the target was killed by signal {outcome.signal} before anything was saved"
+    return f"the target ended (exit code {outcome.exit_code}) before anything was saved"

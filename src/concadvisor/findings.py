@@ -1,0 +1,109 @@
+"""Findings: concrete problems at the user's lines, each with the measured cost and a fix.
+
+``blocking_in_event_loop``: a call made from a coroutine (or from code a running event
+loop called) that waited, or computed for long, without yielding to the loop: every
+other task stalled meanwhile. ``gil_contention``: threads that wanted the GIL more than
+they got it, so adding threads added waiting, not speed.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+
+from .advise.checklist import where
+from .advise.facts import Facts
+from .catalog import CPU_GIL, CPU_NOGIL, IO_WAIT
+
+BLOCKING_MIN_SECONDS = 0.05
+BLOCKING_MIN_SHARE = 0.02
+CPU_IN_COROUTINE_MIN_PER_CALL = 0.02
+GIL_WAIT_MIN_SHARE = 0.2
+
+FIXES = {
+    "sleep": "use `await asyncio.sleep(...)`",
+    "socket": "use an async client (asyncio streams, aiohttp, httpx.AsyncClient) or `await asyncio.to_thread(...)`",
+    "subprocess": "use `await asyncio.create_subprocess_exec(...)` or `await asyncio.to_thread(...)`",
+    "file": "use `await asyncio.to_thread(...)` for the file work",
+    "lock": "use asyncio.Lock/asyncio.Queue, or `await asyncio.to_thread(...)`",
+    "database": "use an async driver or `await asyncio.to_thread(...)`",
+}
+DEFAULT_FIX = "run it off the loop: `await asyncio.to_thread(...)` or `loop.run_in_executor(...)`"
+CPU_FIX = "move the CPU work off the loop: `await loop.run_in_executor(process_pool, ...)`"
+
+
+@dataclass
+class Finding:
+    kind: str
+    function: str
+    location: str
+    seconds: float
+    detail: str
+    fix: str = ""
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["seconds"] = round(self.seconds, 4)
+        return data
+
+
+def find_all(facts: Facts) -> list[Finding]:
+    return blocking_in_event_loop(facts) + gil_contention(facts)
+
+
+def blocking_in_event_loop(facts: Facts) -> list[Finding]:
+    if not facts.uses_asyncio or facts.sites.empty:
+        return []
+    sites = facts.sites
+    inside = (sites["in_coroutine"] | sites["under_event_loop"]) & ~sites["awaited"]
+    threshold = max(BLOCKING_MIN_SECONDS, BLOCKING_MIN_SHARE * facts.total_seconds)
+    found = []
+    waits = sites[inside & (sites["callee"] != "(own code)") & (sites[IO_WAIT] >= threshold)]
+    for site in waits.sort_values(IO_WAIT, ascending=False).to_dict("records"):
+        if site["family"] == "select":
+            continue
+        fix = FIXES.get(site["family"], DEFAULT_FIX)
+        found.append(Finding(
+            "blocking_in_event_loop", site["callee"], where(site["file"], site["line"]),
+            float(site[IO_WAIT]),
+            f"{site['callee']} blocked the event loop for {site[IO_WAIT]:.2f} s over {site['calls']} "
+            f"call(s) in {site['user_function']}(); no other task ran meanwhile.", fix))
+    cpu = sites[inside].assign(cpu=sites[CPU_GIL] + sites[CPU_NOGIL])
+    per_call = cpu["cpu"] / cpu["calls"].clip(lower=1)
+    heavy = cpu[(cpu["cpu"] >= threshold) & (per_call >= CPU_IN_COROUTINE_MIN_PER_CALL)]
+    for site in heavy.sort_values("cpu", ascending=False).head(3).to_dict("records"):
+        name = site["callee"] if site["callee"] != "(own code)" else f"{site['user_function']}()"
+        found.append(Finding(
+            "blocking_in_event_loop", name, where(site["file"], site["line"]), float(site["cpu"]),
+            f"{name} computed for {site['cpu']:.2f} s inside the event loop "
+            f"({site['cpu'] / max(site['calls'], 1) * 1000:.0f} ms per step); other tasks waited.", CPU_FIX))
+    return found
+
+
+def gil_contention(facts: Facts) -> list[Finding]:
+    wait = facts.seconds.get("gil_wait", 0.0)
+    python = facts.seconds[CPU_GIL]
+    if facts.threads_counted < 2 or python <= 0 or not facts.gil_enabled:
+        return []
+    share = wait / python
+    if share < GIL_WAIT_MIN_SHARE or wait < 0.1:
+        return []
+    sites = facts.cpu_sites()
+    workers = sites[sites["thread"] != _main_thread(facts)] if len(sites) else sites
+    site = (workers if len(workers) else sites).iloc[0] if len(sites) else None
+    location = where(site["file"], site["line"]) if site is not None else ""
+    function = f"{site['user_function']}()" if site is not None else ""
+    return [Finding(
+        "gil_contention", function, location, wait,
+        f"{facts.threads_counted} threads ran Python for {python:.2f} s of thread time but got only "
+        f"{python - wait:.2f} s of CPU: {share * 100:.0f}% of it was spent waiting for the GIL.",
+        "use processes (ProcessPoolExecutor) for pure-Python CPU work; threads only take turns")]
+
+
+def _main_thread(facts: Facts) -> str:
+    threads = facts.sites["thread"]
+    return threads.iloc[0] if len(threads) else ""
+
+
+def as_frame(findings: list[Finding]) -> pd.DataFrame:
+    return pd.DataFrame([f.to_dict() for f in findings])

@@ -1,0 +1,43 @@
+"""The hotspots list: where the time went, at the user's own lines, biggest first."""
+from __future__ import annotations
+
+import pandas as pd
+
+from .advise.checklist import where
+from .catalog import CATEGORIES
+from .classify import counted_functions
+from .table import Measurement
+
+TOP = 15
+
+
+def hotspots(measurement: Measurement, sites: pd.DataFrame, top: int = TOP) -> list[dict]:
+    """Call sites in user code (the call, its file:line, dominant category, seconds, calls).
+
+    Falls back to the busiest functions when no user code was seen (e.g. ``-m`` of a
+    library module).
+    """
+    if sites is not None and len(sites):
+        frame = sites.assign(
+            function=sites["callee"].where(sites["callee"] != "(own code)", sites["user_function"]),
+            location=[where(f, line) for f, line in zip(sites["file"], sites["line"])])
+        grouped = frame.groupby(["function", "location"], sort=False).agg(
+            {**{c: "sum" for c in CATEGORIES}, "seconds": "sum", "calls": "sum",
+             "user_function": "first", "thread": "nunique"}).reset_index()
+    else:
+        rows = counted_functions(measurement)
+        if rows.empty:
+            return []
+        frame = rows.assign(location=[where(f, line) if f != "~" else "(native)"
+                                      for f, line in zip(rows["file"], rows["line"])],
+                            seconds=rows["self_seconds"])
+        grouped = frame.groupby(["function", "location"], sort=False).agg(
+            {**{c: "sum" for c in CATEGORIES}, "seconds": "sum", "calls": "sum",
+             "thread": "nunique"}).reset_index()
+        grouped["user_function"] = grouped["function"]
+    grouped["category"] = grouped[list(CATEGORIES)].idxmax(axis=1)
+    grouped = grouped.sort_values("seconds", ascending=False).head(top)
+    return [{"function": r.function, "location": r.location, "category": r.category,
+             "seconds": round(float(r.seconds), 4), "calls": int(r.calls),
+             "caller": r.user_function, "threads": int(r.thread)}
+            for r in grouped.itertuples()]

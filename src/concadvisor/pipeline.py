@@ -1,0 +1,54 @@
+"""One direction: collect, classify, advise, and a Result to render.
+
+``profile`` runs a target; ``analyse`` turns any backend's Measurement into a Result.
+"""
+from __future__ import annotations
+
+import os
+import platform
+
+from .advise.checklist import answer_all
+from .advise.facts import gather_facts
+from .advise.recommend import recommend
+from .classify import classify
+from .collect import collect
+from .collect.launch import TargetSpec
+from .findings import find_all
+from .hotspots import hotspots
+from .result import Result
+from .table import Measurement
+
+
+def profile(spec: TargetSpec, backend: str = "auto", progress=None) -> Result:
+    measurement = collect(spec, backend, progress=progress)
+    return analyse(measurement)
+
+
+def analyse(measurement: Measurement) -> Result:
+    classify(measurement)
+    facts = gather_facts(measurement)
+    findings = find_all(facts)
+    answers = answer_all(facts, findings)
+    advice = recommend(facts, answers, findings)
+    threads = measurement.threads
+    extra = {
+        "gil_wait_seconds": round(facts.seconds.get("gil_wait", 0.0), 4),
+        "category_seconds": {k: round(v, 4) for k, v in facts.seconds.items()},
+        "threads": [
+            {"name": r.thread, "wall_seconds": round(float(r.wall_seconds or 0), 4),
+             "cpu_seconds": None if r.cpu_seconds is None else round(float(r.cpu_seconds), 4),
+             "counted": bool(r.counted)}
+            for r in threads.itertuples()],
+        "notes": measurement.notes,
+        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count()},
+    }
+    return Result(
+        target=measurement.target,
+        backend=measurement.backend,
+        wall_seconds=measurement.wall_seconds,
+        categories=facts.shares,
+        hotspots=hotspots(measurement, facts.sites),
+        findings=[f.to_dict() for f in findings],
+        recommendation=advice.to_dict(),
+        extra=extra,
+    )

@@ -1,0 +1,164 @@
+"""The Markdown report: what a reviewer needs to decide a refactor, with the numbers."""
+from __future__ import annotations
+
+import re
+
+from ..result import Result
+from .base import Renderer
+from .sketch import sketch_for
+
+LABELS = {"io_wait": "Waiting (I/O, sleep, locks, child processes)",
+          "cpu_gil": "CPU holding the GIL (Python code, json, re...)",
+          "cpu_nogil": "CPU in native code releasing the GIL (hashlib, zlib...)",
+          "other": "Other (not attributable)"}
+MODEL_NAMES = {"asyncio": "asyncio", "threads": "threads", "multiprocessing": "multiprocessing",
+               "asyncio+multiprocessing": "asyncio + a process pool", "none": "no change"}
+
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+
+
+def md(text) -> str:
+    """Escape Markdown and HTML in names that come from the user's program."""
+    return _SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+def code(text) -> str:
+    """Inline code that survives backticks and pipes in the text."""
+    text = str(text).replace("\n", " ").replace("|", "\\|")
+    fence = "``" if "`" in text else "`"
+    return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
+
+
+class MarkdownRenderer(Renderer):
+    extension = ".md"
+
+    def __init__(self, chart: str | None = None):
+        self.chart = chart
+
+    def render(self, result: Result) -> str:
+        parts = [self._summary(result), self._split(result), self._checklist(result),
+                 self._recommendation(result), self._findings(result), self._hotspots(result),
+                 self._threads(result), self._method(result)]
+        return "\n".join(p for p in parts if p).rstrip() + "\n"
+
+    def _summary(self, r: Result) -> str:
+        rec, target = r.recommendation, r.target
+        argv = " ".join(map(str, target.get("argv", [])))
+        model = rec.get("model", "none")
+        verdict = (f"**Recommendation: {MODEL_NAMES.get(model, md(model))}**, estimated "
+                   f"**{float(rec.get('estimated_speedup', 1)):.1f}x** faster on this machine's "
+                   f"{target.get('cpu_count')} cores (confidence {float(rec.get('confidence', 0)):.2f})."
+                   if model != "none" else
+                   f"**Recommendation: none**: no concurrency model is worth the change here "
+                   f"(confidence {float(rec.get('confidence', 0)):.2f}).")
+        reasons = "".join(f"\n- {md(x)}" for x in rec.get("reasons", []))
+        status = []
+        if target.get("timed_out"):
+            status.append("stopped by --timeout")
+        if target.get("interrupted"):
+            status.append("interrupted (Ctrl-C)")
+        if target.get("signal"):
+            status.append(f"ended by signal {target.get('signal')}")
+        if target.get("error"):
+            status.append(f"raised {md(target.get('error'))}")
+        partial = f"\n\n> Partial profile: the target was {', '.join(status)}; the figures cover what ran." if status else ""
+        rows = [("Command", code(argv)), ("Python", f"{md(target.get('python', ''))} "
+                                                   f"({'GIL enabled' if target.get('gil_enabled', True) else 'free-threaded, GIL disabled'})"),
+                ("Backend", md(r.backend)), ("Wall time", f"{r.wall_seconds:.2f} s"),
+                ("Exit code", md(target.get("exit_code"))), ("Cores", md(target.get("cpu_count")))]
+        table = _table(["", ""], rows)
+        chart = f"\n\n![Time split by category]({self.chart})" if self.chart else ""
+        title = md(argv.split(" ")[0] if argv else "target")
+        return f"# concadvisor report: {title}\n\n{verdict}{reasons}{partial}\n\n{table}{chart}\n"
+
+    def _split(self, r: Result) -> str:
+        seconds = r.extra.get("category_seconds", {})
+        rows = [(LABELS[k], code(k), f"{float(r.categories.get(k, 0)) * 100:.1f}%",
+                 f"{float(seconds.get(k, 0)):.2f}") for k in LABELS]
+        gil = float(r.extra.get("gil_wait_seconds") or 0)
+        note = (f"\n\nOf the GIL-holding time, {gil:.2f} s was threads queueing for the GIL." if gil > 0.01 else "")
+        return "## Where the time goes\n\n" + _table(["Category", "Key", "Share", "Seconds"], rows) + note + "\n"
+
+    def _checklist(self, r: Result) -> str:
+        rows = [(md(a.get("question", "")), f"**{md(a.get('answer', ''))}**", md(a.get("evidence", "")))
+                for a in r.recommendation.get("checklist", [])]
+        return "## Decision checklist\n\n" + _table(["Question", "Answer", "Evidence (measured)"], rows) + "\n"
+
+    def _recommendation(self, r: Result) -> str:
+        rec = r.recommendation
+        model = rec.get("model", "none")
+        lines = ["## Recommendation", ""]
+        lines.append(f"Model: **{MODEL_NAMES.get(model, md(model))}**"
+                     + (f"; alternatives: {', '.join(md(a) for a in rec.get('alternatives', []))}"
+                        if rec.get("alternatives") else ""))
+        current = rec.get("current_model")
+        if current:
+            lines.append(f"\nThe program already uses {md(current)}.")
+        estimates = rec.get("estimates", {})
+        if estimates:
+            rows = [(MODEL_NAMES.get(m, md(m)), f"{float(s):.2f}x") for m, s in estimates.items()]
+            lines += ["", "Estimated speedup of each model on this machine:", "",
+                      _table(["Model", "Estimated speedup"], rows)]
+        more = rec.get("more_cores", {})
+        if more and len(set(more.values())) > 1:
+            rows = [(c, f"{float(s):.2f}x") for c, s in more.items()]
+            lines += ["", f"The same model with more cores (capped by the {rec.get('work', {}).get('repeats', '?')} "
+                      "independent repeats measured):", "", _table(["Cores", "Estimated speedup"], rows)]
+        changes = rec.get("changes", [])
+        if changes:
+            lines += ["", "### The change to make", ""]
+            for change in changes:
+                loop = change.get("loop_location")
+                lines.append(f"- {code(change.get('call'))} at {code(change.get('location'))} "
+                             f"in {code(change.get('function'))}: {float(change.get('seconds', 0)):.2f} s"
+                             + (f"; the loop at {code(loop)} runs {code(change.get('unit'))} "
+                                f"{change.get('repeats')} times" if loop else ""))
+            sketch = sketch_for(model, changes[0])
+            if sketch:
+                lines += ["", sketch]
+        return "\n".join(lines) + "\n"
+
+    def _findings(self, r: Result) -> str:
+        if not r.findings:
+            return "## Findings\n\nNone: no blocking call in an event loop, no GIL contention.\n"
+        rows = [(code(f.get("kind")), code(f.get("function")), code(f.get("location")),
+                 f"{float(f.get('seconds') or 0):.2f}", md(f.get("detail", "")), md(f.get("fix", "")))
+                for f in r.findings]
+        return "## Findings\n\n" + _table(["Kind", "Call", "Where", "Seconds", "What happened", "Fix"], rows) + "\n"
+
+    def _hotspots(self, r: Result) -> str:
+        if not r.hotspots:
+            return "## Hotspots\n\nNo call sites were measured.\n"
+        rows = [(code(h.get("function")), code(h.get("location")), code(h.get("category")),
+                 f"{float(h.get('seconds') or 0):.3f}", md(h.get("calls")))
+                for h in r.hotspots]
+        return "## Hotspots\n\n" + _table(["Call", "Where", "Category", "Seconds", "Calls"], rows) + "\n"
+
+    def _threads(self, r: Result) -> str:
+        threads = r.extra.get("threads") or []
+        if len(threads) <= 1:
+            return ""
+        rows = [(md(t.get("name")), f"{float(t.get('wall_seconds') or 0):.2f}",
+                 "?" if t.get("cpu_seconds") is None else f"{float(t['cpu_seconds']):.2f}",
+                 "yes" if t.get("counted") else "no (idle)") for t in threads[:40]]
+        more = f"\n\n({len(threads) - 40} more threads not shown)" if len(threads) > 40 else ""
+        return "## Threads\n\n" + _table(["Thread", "Wall s", "CPU s", "Counted"], rows) + more + "\n"
+
+    def _method(self, r: Result) -> str:
+        work = r.recommendation.get("work", {})
+        notes = "".join(f"\n- {md(n)}" for n in r.extra.get("notes", []))
+        inputs = ", ".join(f"{k} = {v}" for k, v in work.items())
+        return ("## How this was measured\n\n"
+                f"The target ran in its own process under the `{md(r.backend)}` backend. Native calls are "
+                "classified from a catalog (waits, GIL-holding, GIL-releasing); the rest from each thread's "
+                "CPU clock. The estimate divides today's measured time by the time each model would take, "
+                "bounded by lanes (the independent repeats measured), the GIL and this machine's cores "
+                "(see the README, \"How the estimate works\")."
+                + (f"\n\nSpeedup model inputs: {md(inputs)}." if inputs else "") + notes + "\n")
+
+
+def _table(headers, rows) -> str:
+    head = "| " + " | ".join(headers) + " |"
+    rule = "|" + "|".join("---" for _ in headers) + "|"
+    body = ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join([head, rule, *body])
