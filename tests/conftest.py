@@ -1,0 +1,43 @@
+"""Shared fixtures: run the real CLI in a real subprocess, read what it wrote."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "sample_apps"
+CLI = [sys.executable, "-m", "concadvisor"]
+
+
+def run_cli(*args, cwd=None, timeout=300, env=None, input=None):
+    """Run ``concadvisor ARGS`` as a user would; returns the CompletedProcess."""
+    return subprocess.run([*CLI, *map(str, args)], cwd=cwd or ROOT, capture_output=True,
+                          text=True, timeout=timeout, env=env, input=input)
+
+
+def profile_json(tmp_path: Path, target, *extra, cwd=None, timeout=300):
+    """Profile ``target``; returns (completed process, parsed JSON result or None)."""
+    out = tmp_path / "result.json"
+    done = run_cli("profile", "-o", tmp_path / "report.md", "--json", out, *extra, target,
+                   cwd=cwd, timeout=timeout)
+    data = json.loads(out.read_text()) if out.exists() else None
+    return done, data
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+@pytest.fixture
+def write_script(tmp_path):
+    def write(name: str, text: str) -> Path:
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+    return write
