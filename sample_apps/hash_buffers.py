@@ -1,10 +1,11 @@
 """Fingerprint eight in-memory backup volumes with SHA-256 before upload.
 
 A backup uploader has 8 volumes in memory (32 MB each, built once up front
-from random data) and, for each one, ``fingerprint(volume)`` computes the
-three checksums an object store upload needs: the SHA-256 of the whole
-volume, a Glacier-style SHA-256 tree hash over 1 MB leaves, and a
-deduplication index of SHA-256 digests of its 64 KB blocks.
+from pseudo-random data) and, for each one, ``fingerprint(volume)`` computes the
+checksums the upload protocol needs: the SHA-256 of the whole volume, a
+Glacier-style SHA-256 tree hash over 1 MB leaves, a deduplication index of
+SHA-256 digests of its 64 KB blocks, and rsync-style delta-sync signatures
+(truncated SHA-256 of every 16 KB block).
 
 Nearly all the time is spent inside OpenSSL's SHA-256, and ``hashlib``
 releases the GIL while hashing any buffer larger than 2 KB.  The process is
@@ -18,7 +19,7 @@ Dominant category: cpu_nogil
 """
 
 import hashlib
-import os
+import random
 import time
 
 N_VOLUMES = 8
@@ -26,11 +27,12 @@ VOLUME_MB = 32
 MB = 1 << 20
 LEAF = 1 * MB
 BLOCK = 64 * 1024
+SIG_BLOCK = 16 * 1024
 
 
 def make_volumes(n=N_VOLUMES, size_mb=VOLUME_MB):
     """Build n volumes cheaply: each MB is a different window of one random pool."""
-    pool = os.urandom(MB + 256 * 1024)
+    pool = random.Random(2024).randbytes(MB + 256 * 1024)
     volumes = []
     for v in range(n):
         parts = []
@@ -51,12 +53,14 @@ def tree_hash(view):
 
 
 def fingerprint(volume):
-    """Return (flat sha256, tree hash, unique 64 KB blocks) for one volume."""
+    """Return (flat sha256, tree hash, unique 64 KB blocks, signature digest) for one volume."""
     view = memoryview(volume)
     flat = hashlib.sha256(view).hexdigest()
     tree = tree_hash(view).hex()
     blocks = {hashlib.sha256(view[i:i + BLOCK]).digest() for i in range(0, len(view), BLOCK)}
-    return flat, tree, len(blocks)
+    signatures = b"".join(hashlib.sha256(view[i:i + SIG_BLOCK]).digest()[:8]
+                          for i in range(0, len(view), SIG_BLOCK))
+    return flat, tree, len(blocks), hashlib.sha256(signatures).hexdigest()
 
 
 def main():
@@ -65,8 +69,8 @@ def main():
     combined = hashlib.sha256()
     unique = 0
     for volume in volumes:
-        flat, tree, n_unique = fingerprint(volume)
-        combined.update(bytes.fromhex(flat) + bytes.fromhex(tree))
+        flat, tree, n_unique, sigs = fingerprint(volume)
+        combined.update(bytes.fromhex(flat + tree + sigs))
         unique += n_unique
     elapsed = time.perf_counter() - start
     print(f"hash_buffers: {len(volumes)} x {VOLUME_MB} MB volumes, {unique} unique 64KB blocks, "
