@@ -39,5 +39,6 @@ def hotspots(measurement: Measurement, sites: pd.DataFrame, top: int = TOP) -> l
     grouped = grouped.sort_values("seconds", ascending=False).head(top)
     return [{"function": r.function, "location": r.location, "category": r.category,
              "seconds": round(float(r.seconds), 4), "calls": int(r.calls),
-             "caller": r.user_function, "threads": int(r.thread)}
+             "caller": r.user_function, "threads": int(r.thread),
+             "split": {c: round(float(getattr(r, c)), 4) for c in CATEGORIES}}
             for r in grouped.itertuples()]

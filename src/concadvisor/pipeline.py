@@ -10,6 +10,7 @@ import platform
 from .advise.checklist import answer_all
 from .advise.facts import gather_facts
 from .advise.recommend import recommend
+from .catalog import CATEGORIES
 from .classify import classify
 from .collect import collect
 from .collect.launch import TargetSpec
@@ -19,9 +20,13 @@ from .result import Result
 from .table import Measurement
 
 
-def profile(spec: TargetSpec, backend: str = "auto", progress=None) -> Result:
+def profile(spec: TargetSpec, backend: str = "auto", progress=None, measured=None) -> Result:
+    """``measured(measurement)``, if given, sees the classified table (e.g. a flame graph export)."""
     measurement = collect(spec, backend, progress=progress)
-    return analyse(measurement)
+    result = analyse(measurement)
+    if measured is not None:
+        measured(measurement)
+    return result
 
 
 def analyse(measurement: Measurement) -> Result:
@@ -31,13 +36,15 @@ def analyse(measurement: Measurement) -> Result:
     answers = answer_all(facts, findings)
     advice = recommend(facts, answers, findings)
     threads = measurement.threads
+    per_thread = _thread_categories(measurement)
     extra = {
         "gil_wait_seconds": round(facts.seconds.get("gil_wait", 0.0), 4),
         "category_seconds": {k: round(v, 4) for k, v in facts.seconds.items()},
         "threads": [
             {"name": r.thread, "wall_seconds": round(float(r.wall_seconds or 0), 4),
              "cpu_seconds": None if r.cpu_seconds is None else round(float(r.cpu_seconds), 4),
-             "counted": bool(r.counted)}
+             "counted": bool(r.counted),
+             "categories": per_thread.get(r.thread, {})}
             for r in threads.itertuples()],
         "notes": measurement.notes,
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count()},
@@ -52,3 +59,13 @@ def analyse(measurement: Measurement) -> Result:
         recommendation=advice.to_dict(),
         extra=extra,
     )
+
+
+def _thread_categories(measurement: Measurement) -> dict:
+    """Category seconds per thread (what the report's per-thread chart shows)."""
+    functions = measurement.functions
+    columns = [c for c in CATEGORIES if c in functions.columns]
+    if functions.empty or not columns:
+        return {}
+    sums = functions.groupby("thread")[columns].sum()
+    return {thread: {c: round(float(v), 4) for c, v in row.items()} for thread, row in sums.iterrows()}
