@@ -2,10 +2,11 @@
 
 The script prepares a few work files in a temporary directory (a log file, a
 word list, a JSON manifest) and then runs 12 independent external commands
-with ``subprocess.run``: gzip a log, sort a word list, checksum a file, count
-lines, validate the manifest with a child Python, and ``sleep`` "settle"
-steps that stand for the pauses real deploy/housekeeping scripts contain
-(waiting for a service restart to settle).  Each command only needs its own
+with ``subprocess.run`` (two rounds of six): gzip a log, sort a word list,
+checksum a file, validate the manifest with a child Python, and two
+``sleep`` steps that stand for the pauses real deploy/housekeeping scripts
+contain (waiting for a restarted service to settle, waiting for connections
+to drain); for those the wait is the point.  Each command only needs its own
 input file, so none depends on another's output.
 
 The parent process spends nearly all its time blocked in ``wait()`` for the
