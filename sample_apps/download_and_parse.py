@@ -58,11 +58,15 @@ class ExportHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class LoopbackHTTPServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # room for many simultaneous clients
+
+
 def start_server():
     """Start the export service on 127.0.0.1:<ephemeral>; return (server, base_url)."""
     ExportHandler.body = make_export()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ExportHandler)
-    server.daemon_threads = True
+    server = LoopbackHTTPServer(("127.0.0.1", 0), ExportHandler)
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     host, port = server.server_address[:2]
     return server, f"http://{host}:{port}"

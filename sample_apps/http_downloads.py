@@ -49,10 +49,14 @@ class ReportHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class LoopbackHTTPServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # room for many simultaneous clients
+
+
 def start_server():
     """Start the report service on 127.0.0.1:<ephemeral>; return (server, base_url)."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ReportHandler)
-    server.daemon_threads = True
+    server = LoopbackHTTPServer(("127.0.0.1", 0), ReportHandler)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     host, port = server.server_address[:2]

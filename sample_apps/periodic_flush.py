@@ -48,9 +48,13 @@ class CollectorHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class LoopbackHTTPServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # room for many simultaneous clients
+
+
 def start_server():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CollectorHandler)
-    server.daemon_threads = True
+    server = LoopbackHTTPServer(("127.0.0.1", 0), CollectorHandler)
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     host, port = server.server_address[:2]
     return server, f"http://{host}:{port}"
