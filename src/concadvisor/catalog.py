@@ -20,6 +20,10 @@ CPU_GIL = "cpu_gil"
 CPU_NOGIL = "cpu_nogil"
 OTHER = "other"
 CATEGORIES = (IO_WAIT, CPU_GIL, CPU_NOGIL, OTHER)
+# Not a category of its own: a system call that releases the GIL and either waits (disk,
+# pipe) or burns kernel CPU (page cache copies). Which one is settled from the thread's
+# CPU clock; the waiting part is io_wait, the CPU part cpu_nogil.
+SYSCALL = "syscall"
 
 
 @dataclass(frozen=True)
@@ -54,8 +58,24 @@ CATALOG: tuple[NativeKind, ...] = (
     NativeKind("select.kqueue.control", IO_WAIT, "select", "waits for events (event loops)"),
     NativeKind("posix.waitpid", IO_WAIT, "subprocess", "waits for a child process to end"),
     NativeKind("posix.wait*", IO_WAIT, "subprocess", "waits for a child process to end"),
-    NativeKind("posix.read", IO_WAIT, "pipe", "reads a pipe or file descriptor; blocks until data"),
-    NativeKind("posix.write", IO_WAIT, "pipe", "writes a pipe or file descriptor"),
+    NativeKind("posix.read", SYSCALL, "pipe", "reads a pipe or file; waits for data or copies it"),
+    NativeKind("posix.readv", SYSCALL, "file", "reads a file descriptor"),
+    NativeKind("posix.pread*", SYSCALL, "file", "reads a file at an offset; may wait for the disk"),
+    NativeKind("posix.write", SYSCALL, "pipe", "writes a pipe or file descriptor"),
+    NativeKind("posix.pwrite*", SYSCALL, "file", "writes a file at an offset"),
+    NativeKind("posix.open", SYSCALL, "file", "opening a file may wait for the disk"),
+    NativeKind("posix.stat", SYSCALL, "file", "file metadata may wait for the disk"),
+    NativeKind("posix.lstat", SYSCALL, "file", "file metadata may wait for the disk"),
+    NativeKind("posix.fstat", SYSCALL, "file", "file metadata"),
+    NativeKind("posix.scandir", SYSCALL, "file", "lists a folder; may wait for the disk"),
+    NativeKind("posix.listdir", SYSCALL, "file", "lists a folder; may wait for the disk"),
+    NativeKind("posix.unlink", SYSCALL, "file", "removes a file; may wait for the disk"),
+    NativeKind("posix.remove", SYSCALL, "file", "removes a file; may wait for the disk"),
+    NativeKind("posix.rmdir", SYSCALL, "file", "removes a folder"),
+    NativeKind("posix.rename", SYSCALL, "file", "renames a file"),
+    NativeKind("posix.replace", SYSCALL, "file", "renames a file"),
+    NativeKind("posix.mkdir", SYSCALL, "file", "creates a folder"),
+    NativeKind("posix.sync", IO_WAIT, "file", "waits for every dirty page to reach the disk"),
     NativeKind("posix.fsync", IO_WAIT, "file", "waits for the disk to confirm the write"),
     NativeKind("posix.fdatasync", IO_WAIT, "file", "waits for the disk to confirm the write"),
     NativeKind("_posixsubprocess.fork_exec", IO_WAIT, "subprocess", "starts a child process"),
@@ -64,12 +84,14 @@ CATALOG: tuple[NativeKind, ...] = (
     NativeKind("_thread.lock.__enter__", IO_WAIT, "lock", "waits for another thread to release"),
     NativeKind("_thread.RLock.__enter__", IO_WAIT, "lock", "waits for another thread to release"),
     NativeKind("_queue.SimpleQueue.get", IO_WAIT, "queue", "waits for a producer"),
-    NativeKind("_io.BufferedReader.read*", IO_WAIT, "file", "file or pipe read, may wait for the disk"),
-    NativeKind("_io.FileIO.read*", IO_WAIT, "file", "file read, may wait for the disk"),
-    NativeKind("_io.TextIOWrapper.read*", IO_WAIT, "file", "file read, may wait for the disk"),
-    NativeKind("_io.BufferedWriter.flush", IO_WAIT, "file", "file write to the kernel"),
-    NativeKind("_io.open", IO_WAIT, "file", "opening a file may wait for the disk"),
-    NativeKind("io.open", IO_WAIT, "file", "opening a file may wait for the disk"),
+    NativeKind("_io.BufferedReader.read*", SYSCALL, "file", "file or pipe read, may wait for the disk"),
+    NativeKind("_io.FileIO.read*", SYSCALL, "file", "file read, may wait for the disk"),
+    NativeKind("_io.TextIOWrapper.read*", SYSCALL, "file", "file read, may wait for the disk"),
+    NativeKind("_io.BufferedWriter.write", SYSCALL, "file", "file write to the kernel"),
+    NativeKind("_io.BufferedWriter.flush", SYSCALL, "file", "file write to the kernel"),
+    NativeKind("_io.TextIOWrapper.write", SYSCALL, "file", "file write to the kernel"),
+    NativeKind("_io.open", SYSCALL, "file", "opening a file may wait for the disk"),
+    NativeKind("io.open", SYSCALL, "file", "opening a file may wait for the disk"),
     NativeKind("builtins.input", IO_WAIT, "stdin", "waits for the user"),
     NativeKind("_sqlite3.*execute*", IO_WAIT, "database", "database work; sqlite3 releases the GIL"),
     NativeKind("_sqlite3.Connection.commit", IO_WAIT, "database", "waits for the disk"),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .catalog import CATEGORIES, CPU_GIL, CPU_NOGIL, IO_WAIT, OTHER, lookup
+from .catalog import CATEGORIES, CPU_GIL, CPU_NOGIL, IO_WAIT, OTHER, SYSCALL, lookup
 from .table import Measurement
 
 # A thread counts as one that did work if it used this share of the run's wall time as
@@ -36,6 +36,7 @@ def classify(measurement: Measurement) -> Measurement:
     if not set(CATEGORIES).issubset(functions.columns):
         _classify_by_catalog(functions)
         _settle_unknowns_per_thread(measurement)
+        functions = measurement.functions
     if "gil_wait" not in functions.columns:
         functions["gil_wait"] = 0.0
     if "family" not in functions.columns:
@@ -50,6 +51,7 @@ def _classify_by_catalog(functions: pd.DataFrame) -> None:
         functions[column] = 0.0
     functions["family"] = ""
     functions["unknown"] = False
+    functions["syscall"] = False
     python = ~functions["native"]
     functions.loc[python, CPU_GIL] = functions.loc[python, "self_seconds"]
     natives = functions.loc[functions["native"], ["function", "self_seconds", "calls"]]
@@ -58,12 +60,15 @@ def _classify_by_catalog(functions: pd.DataFrame) -> None:
         if kind is None:
             functions.at[index, "unknown"] = True
             continue
+        functions.at[index, "family"] = kind.family
+        if kind.category == SYSCALL:
+            functions.at[index, "syscall"] = True
+            continue
         category = kind.category
         per_call = seconds / calls if calls else seconds
         if category == CPU_NOGIL and per_call < kind.nogil_min_call_seconds:
             category = CPU_GIL
         functions.at[index, category] = seconds
-        functions.at[index, "family"] = kind.family
 
 
 def _settle_unknowns_per_thread(measurement: Measurement) -> None:
@@ -73,24 +78,27 @@ def _settle_unknowns_per_thread(measurement: Measurement) -> None:
     busy_threads = _busy_thread_count(measurement)
     for thread, rows in functions.groupby("thread", sort=False):
         cpu = cpu_by_thread.get(thread)
-        unknown = rows.index[rows["unknown"]]
-        unknown_seconds = float(functions.loc[unknown, "self_seconds"].sum())
+        measured = rows.index[rows["unknown"] | rows["syscall"]]
+        measured_seconds = float(functions.loc[measured, "self_seconds"].sum())
         if cpu is None or (isinstance(cpu, float) and np.isnan(cpu)):
-            functions.loc[unknown, OTHER] = functions.loc[unknown, "self_seconds"]
+            functions.loc[measured, OTHER] = functions.loc[measured, "self_seconds"]
             continue
         known_cpu = float(rows[CPU_GIL].sum() + rows[CPU_NOGIL].sum())
         residual = float(cpu) - known_cpu
-        if unknown_seconds > 0:
-            share = min(max(residual, 0.0), unknown_seconds) / unknown_seconds
-            functions.loc[unknown, CPU_GIL] = functions.loc[unknown, "self_seconds"] * share
-            functions.loc[unknown, IO_WAIT] = functions.loc[unknown, "self_seconds"] * (1 - share)
+        if measured_seconds > 0:
+            share = min(max(residual, 0.0), measured_seconds) / measured_seconds
+            seconds = functions.loc[measured, "self_seconds"]
+            is_syscall = functions.loc[measured, "syscall"]
+            functions.loc[measured, CPU_NOGIL] = (seconds * share).where(is_syscall, 0.0)
+            functions.loc[measured, CPU_GIL] = (seconds * share).where(~is_syscall, 0.0)
+            functions.loc[measured, IO_WAIT] = seconds * (1 - share)
         python_seconds = float(rows.loc[~rows["native"], "self_seconds"].sum())
         if residual < 0 and busy_threads > 1 and python_seconds > 0:
             missing = min(-residual, python_seconds)
             python_rows = rows.index[~rows["native"]]
             functions.loc[python_rows, "gil_wait"] = (
                 functions.loc[python_rows, "self_seconds"] * (missing / python_seconds))
-    functions.drop(columns="unknown", inplace=True)
+    measurement.functions = functions.drop(columns=["unknown", "syscall"])
 
 
 def _busy_thread_count(measurement: Measurement) -> int:

@@ -184,8 +184,12 @@ def changes_for(model: str, f: Facts) -> list[dict]:
     """Where to make the change: the loop that drives the repeated unit, and the call."""
     if model == "none":
         return []
-    sites = f.wait_sites() if model in ("asyncio", "threads") and f.shares[IO_WAIT] >= f.shares[CPU_NOGIL] \
-        else f.cpu_sites()
+    if model in ("asyncio", "threads") and f.shares[IO_WAIT] >= f.shares[CPU_NOGIL]:
+        sites = f.wait_sites()
+    elif model == "threads":
+        sites = f.cpu_sites().sort_values(CPU_NOGIL, ascending=False)
+    else:
+        sites = f.cpu_sites().sort_values(CPU_GIL, ascending=False)
     if model == "asyncio+multiprocessing":
         sites = pd.concat([f.wait_sites().head(1), f.cpu_sites().head(1)])
     out, seen = [], set()

@@ -1,0 +1,70 @@
+"""Checklist and recommendation on hand-built profiles of the classic program shapes."""
+from __future__ import annotations
+
+from concadvisor.pipeline import analyse
+from tables import LIB, Graph, measurement, native, py
+
+
+def urllib_downloads(n=25, wait=0.05):
+    urlopen = f"{LIB}/urllib/request.py:200:urlopen"
+    return (Graph().call(py("<module>"), py("main", 30), 1, n * wait + 0.05)
+            .call(py("main", 30), py("download", 10), n, n * wait + 0.04).own(py("download", 10), 0.04, n)
+            .call(py("download", 10), urlopen, n, n * wait)
+            .call(urlopen, native("_socket.socket.recv_into"), n * 4, n * wait))
+
+
+def test_sequential_blocking_downloads_get_threads():
+    result = analyse(measurement(urllib_downloads()))
+    rec = result.recommendation
+    assert rec["model"] == "threads"
+    assert "asyncio" in rec["alternatives"]
+    assert rec["estimated_speedup"] > 5
+    answers = {a["key"]: a["answer"] for a in rec["checklist"]}
+    assert answers["waiting"] == "yes" and answers["overlappable"] == "yes"
+    assert answers["blocking_libraries"] == "yes"
+
+
+def test_repeated_sleeps_get_asyncio():
+    g = (Graph().call(py("main", 30), py("poll", 10), 20, 1.0)
+         .call(py("poll", 10), native("time.sleep"), 20, 1.0))
+    assert analyse(measurement(g)).recommendation["model"] == "asyncio"
+
+
+def test_single_wait_gets_no_recommendation():
+    g = Graph().call(py("main", 30), native("time.sleep"), 1, 1.5).own(py("main", 30), 0.01)
+    rec = analyse(measurement(g)).recommendation
+    assert rec["model"] == "none"
+    assert rec["estimated_speedup"] == 1.0
+
+
+def test_pure_python_chunks_get_multiprocessing():
+    g = Graph().call(py("main", 30), py("crunch", 10), 8, 2.0).own(py("crunch", 10), 2.0, 8)
+    result = analyse(measurement(g))
+    assert result.recommendation["model"] == "multiprocessing"
+    assert result.categories["cpu_gil"] > 0.95
+
+
+def test_hashing_large_buffers_gets_threads():
+    g = (Graph().call(py("main", 30), py("digest", 10), 8, 2.0)
+         .call(py("digest", 10), native("_hashlib.openssl_sha256"), 8, 2.0))
+    result = analyse(measurement(g))
+    assert result.recommendation["model"] == "threads"
+    assert result.categories["cpu_nogil"] > 0.95
+
+
+def test_download_then_parse_gets_asyncio_with_a_process_pool():
+    g = (Graph().call(py("main", 30), py("handle", 10), 12, 2.0)
+         .call(py("handle", 10), native("_socket.socket.recv_into"), 12, 1.0)
+         .call(py("handle", 10), py("parse", 20), 12, 1.0).own(py("parse", 20), 1.0, 12))
+    assert analyse(measurement(g)).recommendation["model"] == "asyncio+multiprocessing"
+
+
+def test_every_answer_carries_evidence():
+    rec = analyse(measurement(urllib_downloads())).recommendation
+    assert len(rec["checklist"]) >= 4
+    assert all(a["answer"] in ("yes", "no", "partly") and a["evidence"] for a in rec["checklist"])
+
+
+def test_categories_sum_to_one():
+    result = analyse(measurement(urllib_downloads()))
+    assert abs(sum(result.categories.values()) - 1.0) < 0.02

@@ -1,0 +1,84 @@
+"""Classification: every second lands in the right category, from the catalog or the clocks."""
+from __future__ import annotations
+
+import pytest
+
+from concadvisor.catalog import lookup, normalise_cprofile_name
+from concadvisor.classify import category_seconds, category_shares, classify
+from tables import Graph, measurement, native, py
+
+
+@pytest.mark.parametrize("raw, name", [
+    ("<built-in method time.sleep>", "time.sleep"),
+    ("<method 'recv_into' of '_socket.socket' objects>", "_socket.socket.recv_into"),
+    ("<built-in method _hashlib.openssl_sha256>", "_hashlib.openssl_sha256"),
+    ("<method 'join' of 'bytes' objects>", "builtins.bytes.join"),
+    ("<built-in method builtins.len>", "builtins.len"),
+])
+def test_cprofile_names_are_normalised(raw, name):
+    assert normalise_cprofile_name(raw) == name
+
+
+@pytest.mark.parametrize("name, category", [
+    ("time.sleep", "io_wait"), ("_socket.socket.recv_into", "io_wait"), ("posix.waitpid", "io_wait"),
+    ("_thread.lock.acquire", "io_wait"), ("select.epoll.poll", "io_wait"),
+    ("_hashlib.openssl_sha256", "cpu_nogil"), ("zlib.compress", "cpu_nogil"), ("_bz2.BZ2Compressor.compress", "cpu_nogil"),
+    ("_json.make_encoder", "cpu_gil"), ("_pickle.dumps", "cpu_gil"), ("builtins.sorted", "cpu_gil"),
+    ("_sre.compile", "cpu_gil"),
+])
+def test_catalog_knows_common_natives(name, category):
+    assert lookup(name).category == category
+
+
+def test_unknown_native_is_a_wait_when_the_thread_used_no_cpu_for_it():
+    g = Graph(cpu=0.5).call(py("main"), native("mystery.block"), 4, 2.0).own(py("main"), 0.5)
+    m = classify(measurement(g))
+    row = m.functions[m.functions["function"] == "mystery.block"].iloc[0]
+    assert row["io_wait"] == pytest.approx(2.0)
+    assert row["cpu_gil"] == pytest.approx(0.0)
+
+
+def test_unknown_native_is_cpu_when_the_thread_clock_says_it_computed():
+    g = Graph(cpu=2.5).call(py("main"), native("mystery.crunch"), 4, 2.0).own(py("main"), 0.5)
+    m = classify(measurement(g))
+    row = m.functions[m.functions["function"] == "mystery.crunch"].iloc[0]
+    assert row["cpu_gil"] == pytest.approx(2.0)
+    assert row["io_wait"] == pytest.approx(0.0)
+
+
+def test_file_syscall_split_between_disk_wait_and_kernel_cpu_without_gil():
+    g = Graph(cpu=0.5 + 0.3).call(py("main"), native("posix.pread"), 100, 1.0).own(py("main"), 0.5)
+    m = classify(measurement(g))
+    row = m.functions[m.functions["function"] == "posix.pread"].iloc[0]
+    assert row["cpu_nogil"] == pytest.approx(0.3)
+    assert row["io_wait"] == pytest.approx(0.7)
+
+
+def test_small_hash_calls_hold_the_gil():
+    g = Graph().call(py("main"), native("_hashlib.openssl_sha256"), 100000, 0.2).own(py("main"), 0.1)
+    m = classify(measurement(g))
+    row = m.functions[m.functions["function"] == "_hashlib.openssl_sha256"].iloc[0]
+    assert row["cpu_gil"] == pytest.approx(0.2)
+
+
+def test_python_time_without_cpu_in_busy_threads_is_gil_wait():
+    workers = [Graph(f"w{i}", cpu=0.5, main=False).own(py("crunch", 5), 1.0, calls=2) for i in range(2)]
+    main = Graph(cpu=0.0).call(py("main"), native("_thread.lock.acquire"), 1, 1.0)
+    m = classify(measurement(main, *workers))
+    seconds = category_seconds(m)
+    assert seconds["gil_wait"] == pytest.approx(1.0)
+    assert seconds["cpu_gil"] == pytest.approx(2.0)
+
+
+def test_shares_sum_to_one_and_gaps_are_other():
+    g = Graph(wall=2.0).call(py("main"), native("time.sleep"), 1, 1.0).own(py("main"), 0.5)
+    m = classify(measurement(g))
+    shares = category_shares(category_seconds(m))
+    assert sum(shares.values()) == pytest.approx(1.0, abs=0.001)
+    assert shares["other"] == pytest.approx(0.25, abs=0.01)
+    assert shares["io_wait"] == pytest.approx(0.5, abs=0.01)
+
+
+def test_nothing_measured_is_all_other():
+    assert category_shares({"io_wait": 0, "cpu_gil": 0, "cpu_nogil": 0, "other": 0}) == \
+        {"io_wait": 0.0, "cpu_gil": 0.0, "cpu_nogil": 0.0, "other": 1.0}

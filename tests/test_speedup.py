@@ -1,0 +1,54 @@
+"""The speedup model: explicit bounds (lanes, GIL, cores) give the expected figures."""
+from __future__ import annotations
+
+import pytest
+
+from concadvisor.advise.speedup import PROCESS_START_SECONDS, Work, estimate
+
+
+def work(**kw):
+    base = dict(overlappable_wait=0.0, single_wait=0.0, cpu_gil=0.0, cpu_nogil=0.0, other=0.0,
+                repeats=1, cores=2)
+    base.update(kw)
+    return Work(**base)
+
+
+def test_repeated_waits_overlap_up_to_the_repeats_seen():
+    w = work(overlappable_wait=1.0, repeats=10)
+    assert estimate(w, "threads") == pytest.approx(10.0)
+    assert estimate(w, "asyncio") == pytest.approx(10.0)
+
+
+def test_a_single_wait_gains_nothing():
+    w = work(single_wait=1.5, cpu_gil=0.01)
+    for model in ("threads", "asyncio", "multiprocessing", "asyncio+multiprocessing"):
+        assert estimate(w, model) == pytest.approx(1.0)
+
+
+def test_gil_holding_cpu_needs_processes_and_is_capped_by_cores():
+    w = work(cpu_gil=2.0, repeats=8)
+    assert estimate(w, "threads") == pytest.approx(1.0)
+    assert estimate(w, "asyncio") == pytest.approx(1.0)
+    assert estimate(w, "multiprocessing") == pytest.approx(2.0 / (1.0 + 2 * PROCESS_START_SECONDS))
+
+
+def test_native_cpu_that_releases_the_gil_scales_with_threads():
+    w = work(cpu_nogil=2.0, repeats=8)
+    assert estimate(w, "threads") == pytest.approx(2.0)
+
+
+def test_free_threaded_build_lets_threads_spread_python_cpu():
+    w = work(cpu_gil=2.0, repeats=8, gil_enabled=False)
+    assert estimate(w, "threads") == pytest.approx(2.0)
+
+
+def test_mix_of_waits_and_python_cpu_favours_asyncio_with_a_process_pool():
+    w = work(overlappable_wait=1.0, cpu_gil=1.0, repeats=12)
+    assert estimate(w, "asyncio+multiprocessing") > estimate(w, "asyncio")
+    assert estimate(w, "asyncio+multiprocessing") > estimate(w, "threads")
+
+
+def test_more_cores_help_only_as_far_as_the_repeats_go():
+    w = work(cpu_gil=4.0, repeats=4)
+    assert estimate(w, "multiprocessing", cores=16) == pytest.approx(estimate(w, "multiprocessing", cores=4), rel=0.1)
+    assert estimate(w, "multiprocessing", cores=4) > estimate(w, "multiprocessing", cores=2)
