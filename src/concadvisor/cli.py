@@ -47,6 +47,7 @@ def profile(
     backend: str = typer.Option("auto", "--backend", help="auto | cprofile | yappi | pyspy"),
     timeout: Optional[float] = typer.Option(None, "--timeout", help="Stop the target after this many seconds and report what was measured."),
     fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Comma-separated finding kinds; exit 3 if one is found (after writing the report)."),
+    python: Optional[str] = typer.Option(None, "--python", help="The target's interpreter (Python 3.9+; default: the active virtualenv's, else concadvisor's own)."),
 ):
     """Run SCRIPT (or -m MODULE) under a profiler and write a recommendation report.
 
@@ -56,11 +57,12 @@ def profile(
     from .output import OutputError, check_writable
 
     args = list(args or [])
+    interpreter = _choose_interpreter(python)
     if module:
         if script is not None:
             args.insert(0, script)
         target, is_module = module, True
-        _check_module(module)
+        _check_module(module, python=interpreter.path)
     elif script is None:
         raise UsageProblem("no script given (concadvisor profile SCRIPT [-- ARGS] or -m MODULE)")
     else:
@@ -71,7 +73,8 @@ def profile(
     if timeout is not None and timeout <= 0:
         raise UsageProblem(f"--timeout must be a positive number of seconds, not {timeout}")
     kinds = _parse_fail_on(fail_on)
-    spec = TargetSpec(target=target, args=args, module=is_module, timeout=timeout)
+    spec = TargetSpec(target=target, args=args, module=is_module, timeout=timeout,
+                      python=interpreter.path)
     try:
         report = check_writable(output or Path("reports") / f"{spec.stem}.md", "report")
         json_out = check_writable(json_path, "JSON result") if json_path else None
@@ -131,6 +134,15 @@ def _shown(path: Path) -> str:
         return os.path.relpath(path)
     except ValueError:
         return str(path)
+
+
+def _choose_interpreter(python: Optional[str]):
+    from .collect.interpreter import InterpreterError, choose
+
+    try:
+        return choose(python)
+    except InterpreterError as exc:
+        raise UsageProblem(str(exc)) from None
 
 
 def _check_script(script: str) -> None:

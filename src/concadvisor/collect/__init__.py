@@ -5,6 +5,8 @@ the best available. Each backend module turns its raw data into the common table
 """
 from __future__ import annotations
 
+import sys
+
 from ..table import Measurement
 from .launch import ChildOutcome, TargetSpec, launch
 
@@ -33,7 +35,21 @@ def collect(spec: TargetSpec, backend: str = "auto", progress=None) -> Measureme
     else:
         raise NotImplementedError(f"backend {chosen!r} is not available yet")
     measurement.target = target_info(spec, outcome)
+    note = missing_note(outcome.raw, spec)
+    if note:
+        measurement.notes.append(note)
+        sys.stderr.write(f"concadvisor: {note}\n")
     return measurement
+
+
+def missing_note(raw: dict | None, spec: TargetSpec) -> str | None:
+    """One line when the runner fell back because the target's Python lacks a package."""
+    missing = (raw or {}).get("missing") or []
+    if not missing:
+        return None
+    return (f"{', '.join(missing)} is not installed for the target's Python ({spec.python}); "
+            f"measured with {raw.get('backend')} instead of {raw.get('requested_backend')} "
+            f"(install it in that environment to use it)")
 
 
 def target_info(spec: TargetSpec, outcome: ChildOutcome) -> dict:
@@ -48,7 +64,7 @@ def target_info(spec: TargetSpec, outcome: ChildOutcome) -> dict:
         "python": raw.get("python", ""),
         "gil_enabled": bool(raw.get("gil_enabled", True)),
         "cpu_count": int(raw.get("cpu_count") or 1),
-        "python_executable": raw.get("python_executable", spec.python),
+        "python_executable": spec.python or raw.get("python_executable", ""),
         "signal": outcome.signal,
         "interrupted": outcome.interrupted,
         "error": raw.get("error"),

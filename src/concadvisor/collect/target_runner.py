@@ -163,11 +163,32 @@ def _make_backend(name):
     return _NoProfiler()
 
 
+# Packages an in-target backend needs from the target's own environment. When one is
+# missing there (a bare interpreter, a project venv without yappi), the run falls back
+# to cProfile, which every Python has, and the saved file lists it under "missing".
+_NEEDS = {"yappi": "yappi"}
+
+
+def _choose_backend(name):
+    """The backend to run, and the packages missing for the one asked for."""
+    package = _NEEDS.get(name)
+    try:
+        if package:
+            import importlib.util
+
+            if importlib.util.find_spec(package) is None:
+                raise ImportError(package)
+        return _make_backend(name), []
+    except ImportError:
+        return _make_backend("cprofile"), [package or name]
+
+
 class _Run:
     """The state that must be saved however the target ends."""
 
     def __init__(self):
-        self.backend = _make_backend(_CONFIG.get("backend", "cprofile"))
+        self.requested = _CONFIG.get("backend", "cprofile")
+        self.backend, self.missing = _choose_backend(self.requested)
         self.exit_code = 0
         self.error = None
         self.signal = None
@@ -187,6 +208,8 @@ class _Run:
         payload = {
             "runner_version": 1,
             "backend": self.backend.name,
+            "requested_backend": self.requested,
+            "missing": self.missing,
             "python": "%d.%d.%d" % sys.version_info[:3],
             "python_executable": sys.executable,
             "gil_enabled": _gil_enabled(),

@@ -63,7 +63,8 @@ class MarkdownRenderer(Renderer):
             status.append(f"raised {md(target.get('error'))}")
         partial = f"\n\n> Partial profile: the target was {', '.join(status)}; the figures cover what ran." if status else ""
         rows = [("Command", code(argv)), ("Python", f"{md(target.get('python', ''))} "
-                                                   f"({'GIL enabled' if target.get('gil_enabled', True) else 'free-threaded, GIL disabled'})"),
+                                                   f"({'GIL enabled' if target.get('gil_enabled', True) else 'free-threaded, GIL disabled'})"
+                                                   + (f" {code(target['python_executable'])}" if target.get("python_executable") else "")),
                 ("Backend", md(r.backend)), ("Wall time", f"{r.wall_seconds:.2f} s"),
                 ("Exit code", md(target.get("exit_code"))), ("Cores", md(target.get("cpu_count")))]
         table = _table(["", ""], rows)
