@@ -16,7 +16,7 @@ asyncio (or threads) for the downloads plus a ``ProcessPoolExecutor`` for
 the parsing, fed via ``loop.run_in_executor``: asyncio+multiprocessing.
 
 Expected model: asyncio+multiprocessing
-Dominant category: io_wait
+Dominant category: io_wait, cpu_gil (about half each by design; cProfile tilts it to cpu_gil)
 """
 
 import http.server

@@ -30,7 +30,7 @@ half of that is accounted as system CPU of the reading process, so the ratio
 there is ~0.45-0.6 instead of the <0.1 of a physical disk.
 
 Expected model: threads
-Dominant category: io_wait
+Dominant category: io_wait, cpu_nogil (disk waits and kernel copies, both without the GIL)
 """
 
 import os

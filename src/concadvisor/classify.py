@@ -107,10 +107,30 @@ def _busy_thread_count(measurement: Measurement) -> int:
 
 
 def _mark_working_threads(measurement: Measurement) -> None:
+    """Threads that used CPU count. The main thread counts too, unless it only waited
+    while other threads did the work (its wait is then theirs, already counted)."""
     threads = measurement.threads
     cpu = pd.to_numeric(threads["cpu_seconds"], errors="coerce").fillna(0.0)
     threshold = WORKING_THREAD_CPU_SHARE * max(measurement.wall_seconds, 1e-9)
-    threads["counted"] = threads["main"].astype(bool) | (cpu >= threshold)
+    working = cpu >= threshold
+    main = threads["main"].astype(bool)
+    if not (working & ~main).any() or not _main_waits_for_workers(measurement):
+        working = working | main
+    else:
+        working = working & ~main
+    threads["counted"] = working
+
+
+def _main_waits_for_workers(measurement: Measurement) -> bool:
+    """Most of the main thread's time is lock or queue waits: it is joining its workers."""
+    functions = measurement.functions
+    main_names = measurement.threads.loc[measurement.threads["main"].astype(bool), "thread"]
+    if main_names.empty:
+        return False
+    rows = functions[functions["thread"] == main_names.iloc[0]]
+    span = float(rows["self_seconds"].sum()) or 1e-9
+    joining = rows.loc[rows["family"].isin(["lock", "queue"]), IO_WAIT].sum()
+    return float(joining) >= 0.5 * span
 
 
 def counted_functions(measurement: Measurement) -> pd.DataFrame:

@@ -19,6 +19,9 @@ from .speedup import MODELS, Work, estimate
 
 MIN_GAIN = 1.25
 NEAR_BEST = 0.85
+# The checklist's first choice stands when it gets at least this share of the best gain:
+# the idealised model overrates process pools for small units and periodic chores.
+FIRST_CHOICE_SHARE = 0.6
 
 
 @dataclass
@@ -89,10 +92,10 @@ def preference(f: Facts, answers: dict[str, Answer], findings) -> list[str]:
                 return ["asyncio+multiprocessing", "multiprocessing", "threads", "asyncio"]
             return ["multiprocessing", "asyncio+multiprocessing", "threads", "asyncio"]
         return ["threads", "multiprocessing", "asyncio+multiprocessing", "asyncio"]
-    if answers["mix"].answer == "yes":
-        return ["asyncio+multiprocessing", "multiprocessing", "threads", "asyncio"]
     if periodic_chore(f) is not None:
         return ["threads", "asyncio", "multiprocessing", "asyncio+multiprocessing"]
+    if answers["mix"].answer == "yes":
+        return ["asyncio+multiprocessing", "multiprocessing", "threads", "asyncio"]
     if answers["many_connections"].answer == "yes":
         return ["asyncio", "threads", "asyncio+multiprocessing", "multiprocessing"]
     if answers["blocking_libraries"].answer in ("yes", "partly") and f.blocking_library_share() >= 0.5:
@@ -108,6 +111,8 @@ def recommend(f: Facts, answers: list[Answer], findings) -> Recommendation:
     order = preference(f, by_key, findings)
     best = max(estimates.values())
     eligible = [m for m in order if estimates[m] >= best * NEAR_BEST and estimates[m] >= MIN_GAIN]
+    if estimates[order[0]] >= max(MIN_GAIN, FIRST_CHOICE_SHARE * best) and order[0] not in eligible[:1]:
+        eligible.insert(0, order[0])
     blocking = [x for x in findings if x.kind == "blocking_in_event_loop"]
     reasons = []
     if blocking and "asyncio" not in eligible:
