@@ -14,8 +14,7 @@ import typer
 from . import __version__
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  rich_markup_mode=None,
-                  help="Measure where a Python program's time goes and which concurrency model pays off.")
+                  rich_markup_mode=None)
 
 FINDING_KINDS = ("blocking_in_event_loop", "gil_contention")
 BACKEND_NAMES = ("auto", "cprofile", "yappi", "pyspy")
@@ -34,7 +33,15 @@ def _version(value: bool):
 @app.callback()
 def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                        help="Show the version and exit.")):
-    """Measure where a Python program's time goes and which concurrency model pays off."""
+    """Measure where a Python program's time goes and which concurrency model pays off.
+
+    \b
+    Examples:
+      concadvisor profile app.py                     # reports/app.md and reports/app.png
+      concadvisor profile app.py --json reports/app.json
+      concadvisor compare reports/before.json reports/after.json
+    Run `concadvisor COMMAND --help` for each command's options.
+    """
 
 
 @app.command(context_settings={"allow_extra_args": False})
@@ -48,10 +55,18 @@ def profile(
     timeout: Optional[float] = typer.Option(None, "--timeout", help="Stop the target after this many seconds and report what was measured."),
     fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Comma-separated finding kinds; exit 3 if one is found (after writing the report)."),
     python: Optional[str] = typer.Option(None, "--python", help="The target's interpreter (Python 3.9+; default: the active virtualenv's, else concadvisor's own)."),
+    speedscope_path: Optional[Path] = typer.Option(None, "--speedscope", help="Also write a flame graph for https://www.speedscope.app (JSON), categories as leaf frames."),
 ):
     """Run SCRIPT (or -m MODULE) under a profiler and write a recommendation report.
 
-    Example: concadvisor profile app.py --json reports/app.json -- --workers 4
+    The report (Markdown) gets a chart beside it (same name, .png).
+
+    \b
+    Examples:
+      concadvisor profile app.py
+      concadvisor profile app.py -o reports/app.md --json reports/app.json -- --workers 4
+      concadvisor profile -m mypkg.tool --timeout 30 --speedscope reports/tool.speedscope.json
+      concadvisor profile app.py --fail-on blocking_in_event_loop,gil_contention   # CI gate: exit 3
     """
     from .collect.launch import TargetSpec
     from .output import OutputError, check_writable
@@ -78,18 +93,22 @@ def profile(
     try:
         report = check_writable(output or Path("reports") / f"{spec.stem}.md", "report")
         json_out = check_writable(json_path, "JSON result") if json_path else None
+        flame_out = check_writable(speedscope_path, "speedscope file") if speedscope_path else None
     except OutputError as exc:
         raise UsageProblem(str(exc)) from None
 
     from .collect import NothingMeasured
     from .pipeline import profile as run_profile
+    from .renderers.statusline import StatusLine
 
+    measured = []
     try:
-        result = run_profile(spec, backend)
+        with StatusLine(" ".join(spec.argv), sys.stderr) as status:
+            result = run_profile(spec, backend, progress=status, measured=measured.append)
     except NothingMeasured as exc:
         typer.echo(f"concadvisor: nothing measured: {exc}", err=True)
         raise typer.Exit(1)
-    _write(result, report, json_out)
+    _write(result, report, json_out, flame_out, measured[0] if measured else None)
     found = {f.get("kind") for f in result.findings}
     if result.target.get("interrupted"):
         raise typer.Exit(130)
@@ -103,9 +122,11 @@ def report(
     result_file: Path = typer.Argument(..., metavar="RESULT.json", help="A result saved with --json."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Markdown report (default: beside the JSON, .md)."),
 ):
-    """Re-render a saved result without running anything.
+    """Re-render a saved result without running anything (the report and its chart).
 
-    Example: concadvisor report reports/app.json -o reports/app.md
+    \b
+    Example:
+      concadvisor report reports/app.json -o reports/app.md
     """
     from .output import OutputError, check_writable
     from .result import ResultError, load
@@ -118,15 +139,55 @@ def report(
     _write(result, target, None)
 
 
-def _write(result, report_path: Path, json_path: Optional[Path]) -> None:
-    from .output import write_atomic
-    from .renderers import JSONRenderer, MarkdownRenderer, TerminalRenderer
+@app.command()
+def compare(
+    before_file: Path = typer.Argument(..., metavar="BEFORE.json", help="The result before the change (saved with --json)."),
+    after_file: Path = typer.Argument(..., metavar="AFTER.json", help="The result after the change."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Markdown comparison (default reports/compare.md; a chart is written beside it)."),
+):
+    """Compare two saved results: wall time, each category and the top call sites, with the change.
 
-    write_atomic(report_path, MarkdownRenderer().render(result))
-    if json_path:
-        write_atomic(json_path, JSONRenderer().render(result))
-    typer.echo(TerminalRenderer().render(result), err=True, nl=False)
-    typer.echo(f"report: {_shown(report_path)}" + (f"  json: {_shown(json_path)}" if json_path else ""), err=True)
+    \b
+    Example:
+      concadvisor profile app.py --json reports/before.json
+      (refactor app.py)
+      concadvisor profile app.py --json reports/after.json
+      concadvisor compare reports/before.json reports/after.json -o reports/compare.md
+    """
+    from .output import OutputError, check_writable
+    from .renderers.bundle import write_comparison
+    from .result import ResultError, load
+
+    try:
+        before = load(str(before_file))
+        after = load(str(after_file))
+        target = check_writable(output or Path("reports") / "compare.md", "comparison")
+    except (ResultError, OutputError) as exc:
+        raise UsageProblem(str(exc)) from None
+    written = write_comparison(before, after, target, (_shown(before_file), _shown(after_file)))
+    for problem in written.problems:
+        typer.echo(f"concadvisor: {problem}", err=True)
+    ratio = before.wall_seconds / after.wall_seconds if after.wall_seconds > 0 else float("nan")
+    typer.echo(f"concadvisor: {before.wall_seconds:.2f} s -> {after.wall_seconds:.2f} s ({ratio:.2f}x)", err=True)
+    typer.echo(f"comparison: {_shown(target)}" + (f"  chart: {_shown(written.chart)}" if written.chart else ""),
+               err=True)
+
+
+def _write(result, report_path: Path, json_path: Optional[Path], speedscope_path: Optional[Path] = None,
+           measurement=None) -> None:
+    from .renderers.bundle import write_report, write_speedscope
+    from .renderers.terminal import print_summary
+
+    written = write_report(result, report_path, json_path)
+    if speedscope_path and measurement is not None:
+        written.speedscope = write_speedscope(measurement, speedscope_path, " ".join(map(str, result.target.get("argv", []))))
+    for problem in written.problems:
+        typer.echo(f"concadvisor: {problem}", err=True)
+    print_summary(result, sys.stderr)
+    shown = [f"report: {_shown(report_path)}"]
+    shown += [f"{label}: {_shown(path)}" for label, path in
+              (("chart", written.chart), ("json", json_path), ("speedscope", written.speedscope)) if path]
+    typer.echo("  ".join(shown), err=True)
 
 
 def _shown(path: Path) -> str:

@@ -5,7 +5,8 @@ import re
 
 from ..result import Result
 from .base import Renderer
-from .sketch import sketch_for
+from .scale import beyond_one_machine
+from .sketch import render as render_sketch, sketches_for
 
 LABELS = {"io_wait": "Waiting (I/O, sleep, locks, child processes)",
           "cpu_gil": "CPU holding the GIL (Python code, json, re...)",
@@ -37,8 +38,8 @@ class MarkdownRenderer(Renderer):
 
     def render(self, result: Result) -> str:
         parts = [self._summary(result), self._split(result), self._checklist(result),
-                 self._recommendation(result), self._findings(result), self._hotspots(result),
-                 self._threads(result), self._method(result)]
+                 self._recommendation(result), beyond_one_machine(result), self._findings(result),
+                 self._hotspots(result), self._threads(result), self._method(result)]
         return "\n".join(p for p in parts if p).rstrip() + "\n"
 
     def _summary(self, r: Result) -> str:
@@ -68,7 +69,8 @@ class MarkdownRenderer(Renderer):
                 ("Backend", md(r.backend)), ("Wall time", f"{r.wall_seconds:.2f} s"),
                 ("Exit code", md(target.get("exit_code"))), ("Cores", md(target.get("cpu_count")))]
         table = _table(["", ""], rows)
-        chart = f"\n\n![Time split by category]({self.chart})" if self.chart else ""
+        chart = (f"\n\n![Where the time went: the split by category, the hot call sites and the threads]"
+                 f"({self.chart})" if self.chart else "")
         title = md(argv.split(" ")[0] if argv else "target")
         return f"# concadvisor report: {title}\n\n{verdict}{reasons}{partial}\n\n{table}{chart}\n"
 
@@ -100,11 +102,6 @@ class MarkdownRenderer(Renderer):
             rows = [(MODEL_NAMES.get(m, md(m)), f"{float(s):.2f}x") for m, s in estimates.items()]
             lines += ["", "Estimated speedup of each model on this machine:", "",
                       _table(["Model", "Estimated speedup"], rows)]
-        more = rec.get("more_cores", {})
-        if more and len(set(more.values())) > 1:
-            rows = [(c, f"{float(s):.2f}x") for c, s in more.items()]
-            lines += ["", f"The same model with more cores (capped by the {rec.get('work', {}).get('repeats', '?')} "
-                      "independent repeats measured):", "", _table(["Cores", "Estimated speedup"], rows)]
         changes = rec.get("changes", [])
         if changes:
             lines += ["", "### The change to make", ""]
@@ -114,10 +111,12 @@ class MarkdownRenderer(Renderer):
                              f"in {code(change.get('function'))}: {float(change.get('seconds', 0)):.2f} s"
                              + (f"; the loop at {code(loop)} runs {code(change.get('unit'))} "
                                 f"{change.get('repeats')} times" if loop else ""))
-            sketch = sketch_for(model, changes[0])
-            if sketch:
-                lines += ["", sketch]
-        return "\n".join(lines) + "\n"
+        sketches = sketches_for(model, changes, r.findings)
+        if sketches:
+            lines += ["", "### Before and after, at your lines", ""]
+            for sketch in sketches:
+                lines += [render_sketch(sketch), ""]
+        return "\n".join(lines).rstrip() + "\n"
 
     def _findings(self, r: Result) -> str:
         if not r.findings:

@@ -1,0 +1,84 @@
+"""Writing a report with what goes beside it: the Markdown, its chart, the JSON.
+
+The chart is a picture next to the report (same stem, ``.png``), linked by a relative
+path so the folder can be moved or committed as a whole. A chart that can't be drawn
+never costs the report: the report is written without the link and the reason is given.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from ..output import write_atomic
+from ..result import Result
+
+
+@dataclass
+class Written:
+    report: Path
+    json: Path | None = None
+    chart: Path | None = None
+    speedscope: Path | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def chart_path(report: Path) -> Path:
+    return Path(report).with_suffix(".png")
+
+
+def link(target: Path, page: Path) -> str:
+    """``target`` relative to the page's folder, safe inside a Markdown link."""
+    rel = os.path.relpath(Path(target).absolute(), Path(page).absolute().parent)
+    return quote(rel.replace(os.sep, "/"))
+
+
+def write_report(result: Result, report: Path, json_path: Path | None = None,
+                 chart: bool = True) -> Written:
+    from .json import JSONRenderer
+    from .markdown import MarkdownRenderer
+
+    written = Written(Path(report), Path(json_path) if json_path else None)
+    if json_path:
+        write_atomic(json_path, JSONRenderer().render(result))
+    if chart:
+        written.chart = _draw(lambda path: _chart_module().write_chart(result, path), report, written)
+    page = MarkdownRenderer(chart=link(written.chart, report) if written.chart else None)
+    write_atomic(report, page.render(result))
+    return written
+
+
+def write_comparison(before: Result, after: Result, report: Path, names: tuple[str, str],
+                     chart: bool = True) -> Written:
+    from .compare import CompareRenderer
+
+    written = Written(Path(report))
+    if chart:
+        written.chart = _draw(lambda path: _chart_module().write_compare_chart(before, after, path),
+                              report, written)
+    page = CompareRenderer(chart=link(written.chart, report) if written.chart else None, names=names)
+    write_atomic(report, page.render(before, after))
+    return written
+
+
+def _chart_module():
+    from . import chart
+
+    return chart
+
+
+def _draw(draw, report: Path, written: Written) -> Path | None:
+    path = chart_path(report)
+    try:
+        return draw(path)
+    except Exception as exc:  # a picture is a nicety; never lose the report over it
+        written.problems.append(f"chart not written ({exc.__class__.__name__}: {exc})")
+        return None
+
+
+def write_speedscope(measurement, path: Path, name: str) -> Path:
+    from .speedscope import to_json
+
+    write_atomic(path, to_json(measurement, name))
+    return Path(path)
