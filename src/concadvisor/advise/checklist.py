@@ -74,6 +74,9 @@ def q_overlappable(f: Facts) -> Answer:
     over = f.overlappable_wait_seconds()
     share = over / waits if waits else 0.0
     sites = f.wait_sites()
+    if sites.empty:
+        return Answer("overlappable", question, NO,
+                      f"{waits:.2f} s of waiting was measured, none at the program's own call sites.")
     site = sites.iloc[0]
     unit = (f"{site['unit']}() runs {int(site['repeats'])} times"
             + (f", called from {site['driver']}() at {where(site['file'] if not site['unit_file'] else site['unit_file'], site['driver_line'])}"
