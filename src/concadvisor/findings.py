@@ -40,6 +40,7 @@ class Finding:
     seconds: float
     detail: str
     fix: str = ""
+    cause: str = ""  # "wait" or "cpu" for blocking_in_event_loop: what kept the loop busy
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -67,7 +68,7 @@ def blocking_in_event_loop(facts: Facts) -> list[Finding]:
             "blocking_in_event_loop", site["callee"], where(site["file"], site["line"]),
             float(site[IO_WAIT]),
             f"{site['callee']} blocked the event loop for {site[IO_WAIT]:.2f} s over {site['calls']} "
-            f"call(s) in {site['user_function']}(); no other task ran meanwhile.", fix))
+            f"call(s) in {site['user_function']}(); no other task ran meanwhile.", fix, "wait"))
     cpu = sites[inside].assign(cpu=sites[CPU_GIL] + sites[CPU_NOGIL])
     per_call = cpu["cpu"] / cpu["calls"].clip(lower=1)
     heavy = cpu[(cpu["cpu"] >= threshold) & (per_call >= CPU_IN_COROUTINE_MIN_PER_CALL)]
@@ -76,7 +77,7 @@ def blocking_in_event_loop(facts: Facts) -> list[Finding]:
         found.append(Finding(
             "blocking_in_event_loop", name, where(site["file"], site["line"]), float(site["cpu"]),
             f"{name} computed for {site['cpu']:.2f} s inside the event loop "
-            f"({site['cpu'] / max(site['calls'], 1) * 1000:.0f} ms per step); other tasks waited.", CPU_FIX))
+            f"({site['cpu'] / max(site['calls'], 1) * 1000:.0f} ms per step); other tasks waited.", CPU_FIX, "cpu"))
     return found
 
 

@@ -18,6 +18,8 @@ from .facts import Facts
 from .speedup import MODELS, Work, estimate
 
 MIN_GAIN = 1.25
+# Below this much measured work a concurrency change can't pay for itself.
+MIN_WORK_SECONDS = 0.2
 NEAR_BEST = 0.85
 # The checklist's first choice stands when it gets at least this share of the best gain:
 # the idealised model overrates process pools for small units and periodic chores.
@@ -63,6 +65,9 @@ def work_from_facts(f: Facts) -> Work:
     repeats = max(f.io_repeats() if over >= f.cpu_seconds() else f.cpu_repeats(), 1)
     if len(cpu_sites) and over < f.cpu_seconds():
         repeats = int(cpu_sites.groupby("unit")["repeats"].max().max())
+        if repeats < 2 and f.cpu_seconds() > f.seconds[IO_WAIT]:
+            # One long computation: its loop can be cut into chunks, one per core.
+            repeats = max(f.cores, 2)
     return Work(overlappable_wait=over, single_wait=io - over,
                 cpu_gil=max(f.seconds[CPU_GIL] - gil_wait, 0.0), cpu_nogil=f.seconds[CPU_NOGIL],
                 other=f.seconds[OTHER], repeats=repeats, cores=f.cores, gil_enabled=f.gil_enabled)
@@ -82,7 +87,11 @@ def current_model(f: Facts) -> str:
 
 def preference(f: Facts, answers: dict[str, Answer], findings) -> list[str]:
     io, gil, nogil = f.shares[IO_WAIT], f.shares[CPU_GIL], f.shares[CPU_NOGIL]
-    if any(x.kind == "blocking_in_event_loop" for x in findings):
+    blocking = [x for x in findings if x.kind == "blocking_in_event_loop"]
+    if blocking:
+        cpu = sum(x.seconds for x in blocking if x.cause == "cpu")
+        if cpu > sum(x.seconds for x in blocking if x.cause != "cpu"):
+            return ["asyncio+multiprocessing", "asyncio", "multiprocessing", "threads"]
         return ["asyncio", "asyncio+multiprocessing", "threads", "multiprocessing"]
     if io < gil + nogil:
         if gil >= nogil:
@@ -115,8 +124,10 @@ def recommend(f: Facts, answers: list[Answer], findings) -> Recommendation:
         eligible.insert(0, order[0])
     blocking = [x for x in findings if x.kind == "blocking_in_event_loop"]
     reasons = []
-    if blocking and "asyncio" not in eligible:
-        eligible.insert(0, "asyncio")
+    if f.total_seconds < MIN_WORK_SECONDS:
+        eligible = []
+    if blocking and not set(eligible) & {"asyncio", "asyncio+multiprocessing"}:
+        eligible.insert(0, order[0])
         reasons.append("the event loop is blocked: fixing the blocking calls lets the other tasks run")
     if eligible:
         model = eligible[0]
@@ -161,7 +172,7 @@ def _why(model: str, f: Facts, a: dict[str, Answer]) -> str:
 
 
 def _why_none(f: Facts, work: Work) -> str:
-    if f.total_seconds < 0.2:
+    if f.total_seconds < MIN_WORK_SECONDS:
         return "too little work was measured to be worth a concurrency change"
     if work.single_wait > 0.5 * work.today:
         return "the waiting is one single wait: there is nothing to overlap it with"
