@@ -1,0 +1,43 @@
+"""`make bench` / `python -m benchmarks [calibration|overhead|speedup|all] [--quick]`.
+
+Prints the tables the README's "How accurate is it" section shows, each with its targets.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import calibration, overhead, speedup
+from .common import median
+
+BACKENDS = ("auto", "cprofile", "yappi", "pyspy")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("which", nargs="?", default="all", choices=("calibration", "overhead", "speedup", "all"))
+    parser.add_argument("--quick", action="store_true", help="one small case each (the tests' smoke mode)")
+    parser.add_argument("--backends", default=",".join(BACKENDS))
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    backends = [b for b in args.backends.split(",") if b]
+    if args.which in ("calibration", "all"):
+        text, worst = calibration.run(backends, quick=args.quick)
+        print("## calibration: true share / measured share (error), target |error| <= 0.07\n")
+        print(text)
+        print(f"\nworst error: {worst:.3f}\n", flush=True)
+    if args.which in ("overhead", "all"):
+        text, _ = overhead.run(backends, repeats=args.repeats, quick=args.quick)
+        print("## overhead: whole command wall time / plain run, target <= 1.5x for concadvisor (auto)\n")
+        print(text, "\n", flush=True)
+    if args.which in ("speedup", "all"):
+        text, factors = speedup.run(repeats=args.repeats, quick=args.quick)
+        print("## speedup: measured (hand-written variant) vs estimated, target error factor <= 2, median <= 1.3\n")
+        print(text)
+        if factors:
+            print(f"\nworst error factor {max(factors):.2f}, median {median(factors):.2f}\n", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Calibration: a workload of known phases under each backend, true share vs measured share.
+
+The truth is the plain run's own phase timings; the measured share is what concadvisor
+reports for the same fixed amount of work. Target: every category within 0.07.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+
+from .common import PYTHON, ROOT, profile, table
+
+WORKLOAD = str(ROOT / "benchmarks" / "workloads" / "phases.py")
+CATEGORIES = ("io_wait", "cpu_gil", "cpu_nogil")
+# seconds of sleep, and seconds of loop / calls / hash work to plan (calls phase sized by
+# seconds too; 0.05 s is about a million calls on this machine's 3.11)
+MIXES = {
+    "io-heavy": (1.0, 0.2, 0.0, 0.2),
+    "balanced": (0.5, 0.5, 0.0, 0.5),
+    "call-heavy": (0.5, 0.0, 0.1, 0.5),
+    "cpu-heavy": (0.2, 0.6, 0.1, 0.2),
+    "nogil-heavy": (0.2, 0.2, 0.0, 1.0),
+}
+QUICK_MIXES = {"balanced": (0.2, 0.2, 0.0, 0.2)}
+
+
+def plan(budgets) -> list[str]:
+    done = subprocess.run([PYTHON, WORKLOAD, "--plan", ",".join(map(str, budgets))],
+                          capture_output=True, text=True, check=True)
+    counts = json.loads(done.stdout)
+    return [f"--sleep={counts['sleep']}", f"--loop={counts['loop']}", f"--calls={counts['calls']}",
+            f"--hash={counts['hash']}"]
+
+
+def truth(args) -> dict:
+    with tempfile.TemporaryDirectory() as scratch:
+        path = os.path.join(scratch, "truth.json")
+        subprocess.run([PYTHON, WORKLOAD, *args, f"--truth={path}"], check=True)
+        with open(path) as handle:
+            seconds = json.load(handle)
+    total = sum(seconds.values()) or 1.0
+    return {k: v / total for k, v in seconds.items()}
+
+
+def run(backends, quick=False) -> tuple[str, float]:
+    rows, worst = [], 0.0
+    for mix, budgets in (QUICK_MIXES if quick else MIXES).items():
+        args = plan(budgets)
+        true = truth(args)
+        for backend in backends:
+            result, _ = profile(WORKLOAD, args, backend)
+            if result is None:
+                rows.append([mix, backend, "failed", "", "", ""])
+                continue
+            measured = result["categories"]
+            errors = {c: measured.get(c, 0.0) - true[c] for c in CATEGORIES}
+            worst = max(worst, *(abs(e) for e in errors.values()))
+            rows.append([mix, f"{backend} ({result['backend']})"]
+                        + [f"{true[c]:.2f} / {measured.get(c, 0):.2f} ({errors[c]:+.2f})" for c in CATEGORIES]
+                        + [f"{max(abs(e) for e in errors.values()):.2f}"])
+    text = table(["mix", "backend", "io_wait true / measured (error)", "cpu_gil", "cpu_nogil", "worst error"], rows)
+    return text, worst
