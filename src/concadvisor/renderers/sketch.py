@@ -268,8 +268,8 @@ def loop_sketch(model: str, change: dict, changes: list[dict]) -> Sketch | None:
         note = "`asyncio.gather` returns the results in the order of the items."
     elif model == "asyncio+multiprocessing":
         after = _mix_after(loop, change, changes, items, prepare)
-        if after is None:
-            return _generic(model, change, changes, title)
+        if after is None:   # no CPU call of its own in this loop: the waits are what to change here
+            return loop_sketch("asyncio", change, changes)
         note = ("The waits overlap on the event loop; the CPU part runs in worker processes, "
                 "so neither holds up the other.")
     else:

@@ -88,9 +88,10 @@ class StatusLine:
 
     def text(self) -> str:
         elapsed = time.monotonic() - self._started if self._started else 0.0
-        parts = [f"concadvisor: {self.phase} {self.label}", f"{elapsed:5.1f} s"]
+        parts = [f"concadvisor {elapsed:5.1f} s"]
         if self.samples is not None:
             parts.append(f"{self.samples} samples")
+        parts.append(f"{self.phase} {self.label}")
         if self.phase == "running":
             parts.append("Ctrl-C stops it and keeps what was measured")
         return " | ".join(parts)

@@ -66,8 +66,8 @@ def print_summary(result: Result, stream) -> None:
 
     console = Console(file=stream, highlight=False)
     seconds = result.extra.get("category_seconds") or {}
-    table = Table(title=_headline(result), title_justify="left", box=None, pad_edge=False,
-                  show_header=True, header_style="bold")
+    console.print(_headline(result), style="italic", markup=False)
+    table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
     table.add_column("where the time went")
     table.add_column("share", justify="right")
     table.add_column("seconds", justify="right")
