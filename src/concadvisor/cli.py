@@ -90,16 +90,11 @@ def profile(
     kinds = _parse_fail_on(fail_on)
     spec = TargetSpec(target=target, args=args, module=is_module, timeout=timeout,
                       python=interpreter.path)
-    from .checks import CheckError, distinct_outputs
-
     try:
-        report_path = output or Path("reports") / f"{spec.stem}.md"
-        distinct_outputs({"report": report_path, "JSON result": json_path,
-                          "speedscope file": speedscope_path}, None if is_module else target)
-        report = check_writable(report_path, "report")
+        report = check_writable(output or Path("reports") / f"{spec.stem}.md", "report")
         json_out = check_writable(json_path, "JSON result") if json_path else None
         flame_out = check_writable(speedscope_path, "speedscope file") if speedscope_path else None
-    except (OutputError, CheckError) as exc:
+    except OutputError as exc:
         raise UsageProblem(str(exc)) from None
 
     from .collect import NothingMeasured
@@ -112,13 +107,11 @@ def profile(
             result = run_profile(spec, backend, progress=status, measured=measured.append)
     except NothingMeasured as exc:
         typer.echo(f"concadvisor: nothing measured: {exc}", err=True)
-        raise typer.Exit(130 if exc.interrupted else 1)
+        raise typer.Exit(1)
     _write(result, report, json_out, flame_out, measured[0] if measured else None)
     found = {f.get("kind") for f in result.findings}
     if result.target.get("interrupted"):
         raise typer.Exit(130)
-    if result.target.get("terminated"):
-        raise typer.Exit(128 + 15)
     if kinds & found:
         typer.echo(f"concadvisor: failing on {', '.join(sorted(kinds & found))}", err=True)
         raise typer.Exit(3)
@@ -214,21 +207,22 @@ def _choose_interpreter(python: Optional[str]):
 
 
 def _check_script(script: str) -> None:
-    from .checks import CheckError, script as check_script
-
-    try:
-        check_script(script)
-    except CheckError as exc:
-        raise UsageProblem(str(exc)) from None
+    path = Path(script)
+    if not path.exists():
+        raise UsageProblem(f"script not found: {script}")
+    if path.is_dir() and not (path / "__main__.py").exists():
+        raise UsageProblem(f"{script} is a folder without __main__.py")
+    if not os.access(path, os.R_OK):
+        raise UsageProblem(f"script not readable: {script}")
 
 
 def _check_module(module: str, python: str = sys.executable) -> None:
-    from .checks import CheckError, module as check_module
-
-    try:
-        check_module(module, python)
-    except CheckError as exc:
-        raise UsageProblem(str(exc)) from None
+    probe = ("import importlib.util, sys\n"
+             "try:\n    found = importlib.util.find_spec(sys.argv[1]) is not None\n"
+             "except Exception:\n    found = False\nsys.exit(0 if found else 1)")
+    done = subprocess.run([python, "-c", probe, module], cwd=os.getcwd(), capture_output=True)
+    if done.returncode != 0:
+        raise UsageProblem(f"no module named {module!r}")
 
 
 def _parse_fail_on(value: Optional[str]) -> set:
