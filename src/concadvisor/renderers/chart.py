@@ -194,7 +194,13 @@ def _site_rows(hotspots: list[dict]) -> list[tuple[str, dict]]:
     for h in hotspots[:TOP_SITES]:
         if float(h.get("seconds") or 0) < max(MIN_SITE_SHARE * largest, 0.005):
             continue
-        split = h.get("split") or {h.get("category", "other"): float(h.get("seconds") or 0)}
+        seconds = float(h.get("seconds") or 0)
+        split = {k: float(v or 0) for k, v in (h.get("split") or {}).items()}
+        known = sum(split.values())
+        # the bar is the call site's seconds; its split gives the colours (a sampler's split
+        # may cover only part of the seconds, so it is scaled to them)
+        split = ({k: v * seconds / known for k, v in split.items()} if known > 0
+                 else {h.get("category", "other"): seconds})
         rows.append((site_label(h.get("function"), h.get("location")), split))
     return rows
 
