@@ -25,7 +25,9 @@ class Written:
 
 
 def chart_path(report: Path) -> Path:
-    return Path(report).with_suffix(".png")
+    """``app.md`` -> ``app.png`` (``app.chart.png`` if the report itself is called ``.png``)."""
+    report = Path(report)
+    return report.with_suffix(".chart.png" if report.suffix.lower() == ".png" else ".png")
 
 
 def link(target: Path, page: Path) -> str:
@@ -42,6 +44,9 @@ def write_report(result: Result, report: Path, json_path: Path | None = None,
     written = Written(Path(report), Path(json_path) if json_path else None)
     if json_path:
         write_atomic(json_path, JSONRenderer().render(result))
+    if chart and json_path and Path(json_path).absolute() == chart_path(report).absolute():
+        written.problems.append(f"chart not written: {json_path} is the JSON result")
+        chart = False
     if chart:
         written.chart = _draw(lambda path: _chart_module().write_chart(result, path), report, written)
     page = MarkdownRenderer(chart=link(written.chart, report) if written.chart else None)
