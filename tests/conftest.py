@@ -15,7 +15,12 @@ CLI = [sys.executable, "-m", "concadvisor"]
 
 
 def run_cli(*args, cwd=None, timeout=300, env=None, input=None):
-    """Run ``concadvisor ARGS`` as a user would; returns the CompletedProcess."""
+    """Run ``concadvisor ARGS`` as a user would; returns the CompletedProcess.
+
+    Without ``env``, any virtualenv active in the caller's shell is left out, so the
+    targets run with concadvisor's own interpreter whatever shell runs the tests."""
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     return subprocess.run([*CLI, *map(str, args)], cwd=cwd or ROOT, capture_output=True,
                           text=True, timeout=timeout, env=env, input=input)
 
