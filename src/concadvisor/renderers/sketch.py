@@ -100,7 +100,14 @@ def find_loop(location: str) -> Loop | None:
     lines = text.splitlines()
     block = textwrap.dedent("\n".join(lines[best.lineno - 1:best.end_lineno]))
     body = [textwrap.dedent(_segment(lines, stmt)) for stmt in best.body]
-    return Loop(path, best, block, ast.unparse(best.target), ast.unparse(best.iter), body, list(best.body))
+    return Loop(path, best, block, _target_text(best.target), ast.unparse(best.iter), body, list(best.body))
+
+
+def _target_text(target: ast.AST) -> str:
+    """``i, url`` (no parentheses) for a tuple target, the name otherwise."""
+    if isinstance(target, ast.Tuple):
+        return ", ".join(ast.unparse(e) for e in target.elts)
+    return ast.unparse(target)
 
 
 def _segment(lines: list[str], node: ast.AST) -> str:
@@ -135,8 +142,13 @@ class Mapped:
     replaced: str          # the statement with the call replaced by ``result`` ("" if dropped)
 
 
-def map_unit(loop: Loop, unit: str, result_name: str = "result") -> Mapped | None:
-    """How the loop's call of ``unit`` becomes one element of a mapped iterable."""
+def map_unit(loop: Loop, unit: str, result_name: str = "result", processes: bool = False) -> Mapped | None:
+    """How the loop's call of ``unit`` becomes one element of a mapped iterable.
+
+    ``unit(item)`` maps as it is. Otherwise a worker process needs something picklable:
+    ``functools.partial`` when the item is the last positional argument, else a helper at
+    module level; a thread or a task can use a small helper right beside the loop.
+    """
     for index, stmt in enumerate(loop.statements):
         call = _call_named(stmt, unit)
         if call is None:
@@ -146,11 +158,22 @@ def map_unit(loop: Loop, unit: str, result_name: str = "result") -> Mapped | Non
         simple = (target_is_name and len(call.args) == 1 and not call.keywords
                   and isinstance(call.args[0], ast.Name) and call.args[0].id == loop.target)
         helper, function = "", callee
-        if not simple:
+        fixed = call.args[:-1]
+        partial = (processes and target_is_name and call.args and isinstance(call.args[-1], ast.Name)
+                   and call.args[-1].id == loop.target
+                   and not _names_used([ast.Expr(a) for a in fixed] + [ast.Expr(k.value) for k in call.keywords],
+                                       loop.target)
+                   and not any(isinstance(a, ast.Starred) for a in call.args))
+        if not simple and partial:
+            pieces = [callee, *map(ast.unparse, fixed), *(ast.unparse(k) for k in call.keywords)]
+            function = f"functools.partial({', '.join(pieces)})"
+        elif not simple:
             function = f"{_name(unit, 'work')}_one"
             param = loop.target if target_is_name else "item"
             unpack = "" if target_is_name else f"    {loop.target} = item\n"
-            helper = (f"def {function}({param}):   # module level, so a worker can run it\n"
+            where = ("# module level, for the worker processes: pass in what it uses from the caller"
+                     if processes else "# beside the loop")
+            helper = (f"def {function}({param}):   {where}\n"
                       f"{unpack}    return {ast.unparse(call)}\n")
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and stmt.value is call:
             return Mapped(index, function, helper, ast.unparse(stmt.targets[0]).strip("()"), "")
@@ -230,14 +253,18 @@ def _driving_change(changes: list[dict], model: str) -> dict | None:
 def loop_sketch(model: str, change: dict, changes: list[dict]) -> Sketch | None:
     unit = str(change.get("unit") or "")
     loop = find_loop(change.get("loop_location", ""))
-    mapped = map_unit(loop, unit) if loop is not None and unit else None
+    mapped = (map_unit(loop, unit, processes=model == "multiprocessing")
+              if loop is not None and unit else None)
     location = _loop_location(loop) if loop else change.get("loop_location", "")
     repeats = int(change.get("repeats") or 0)
     title = f"The loop at {change.get('loop_location')} that calls {unit}() {repeats} times"
     if loop is None or mapped is None:
         return _generic(model, change, changes, title)
-    items = items_name(loop)
-    prepare = f"{items} = list({loop.iterable})\n"
+    if isinstance(loop.node.iter, ast.Name):   # already a collection with a name: map over it
+        items, prepare = loop.iterable, ""
+    else:
+        items = items_name(loop)
+        prepare = f"{items} = list({loop.iterable})\n"
     helper = mapped.helper + "\n" if mapped.helper else ""
     if model == "threads":
         lanes = max(2, min(repeats, THREAD_LANES))
@@ -246,7 +273,8 @@ def loop_sketch(model: str, change: dict, changes: list[dict]) -> Sketch | None:
                  rewrite_loop(loop, mapped, f"pool.map({mapped.function}, {items})", items, "    ") + "\n")
         note = f"`pool.map` keeps the order of `{items}`; each {unit}() waits in its own thread."
     elif model == "multiprocessing":
-        after = ("import os\nfrom concurrent.futures import ProcessPoolExecutor\n\n" + helper + prepare +
+        imports = "import functools, os\n" if mapped.function.startswith("functools.") else "import os\n"
+        after = (imports + "from concurrent.futures import ProcessPoolExecutor\n\n" + helper + prepare +
                  "workers = os.cpu_count() or 1\n"
                  f"chunksize = max(1, len({items}) // (4 * workers))   # fewer, larger hand-offs between processes\n"
                  "with ProcessPoolExecutor(max_workers=workers) as pool:\n" +
