@@ -19,7 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 MIN_VERSION = (3, 9)
@@ -110,9 +110,13 @@ def _locate(python: str) -> str:
     return os.path.abspath(path)
 
 
-@lru_cache(maxsize=16)
 def probe(path: str, source: str = "--python") -> Interpreter:
-    """Run ``path`` once to read what it is; ``InterpreterError`` unless Python 3.9+."""
+    """Run ``path`` once (per process) to read what it is; ``InterpreterError`` unless 3.9+."""
+    return replace(_probe(path), source=source)
+
+
+@lru_cache(maxsize=16)
+def _probe(path: str) -> Interpreter:
     try:
         done = subprocess.run([path, "-I", "-c", _PROBE], capture_output=True, text=True,
                               timeout=PROBE_TIMEOUT, stdin=subprocess.DEVNULL)
@@ -133,7 +137,7 @@ def probe(path: str, source: str = "--python") -> Interpreter:
         raise InterpreterError(f"{path} is Python {'.'.join(map(str, version))}; "
                                f"concadvisor needs Python {'.'.join(map(str, MIN_VERSION))} or newer")
     return Interpreter(path, version, name, bool(info.get("gil_enabled", True)),
-                       str(info.get("prefix", "")), source)
+                       str(info.get("prefix", "")), "--python")
 
 
 def _not_python(path: str, said: str) -> str:
