@@ -233,12 +233,6 @@ def sketches_for(model: str, changes: list[dict], findings: list[dict] = ()) -> 
     return out
 
 
-def sketch_for(model: str, change: dict) -> str:
-    """The first sketch for one change, as Markdown (kept for callers of the old API)."""
-    sketches = sketches_for(model, [change])
-    return render(sketches[0]) if sketches else ""
-
-
 def _driving_change(changes: list[dict], model: str) -> dict | None:
     """The change whose loop repeats the unit most (what a pool or gather can spread)."""
     looped = [c for c in changes if c.get("loop_location") and int(c.get("repeats") or 0) > 1]
