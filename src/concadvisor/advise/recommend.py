@@ -18,6 +18,7 @@ from .facts import Facts
 from .speedup import MODELS, Work, estimate
 
 MIN_GAIN = 1.25
+IMPORT_MACHINERY = {"_find_and_load", "_handle_fromlist", "_call_with_frames_removed", "<module>"}
 # Below this much measured work a concurrency change can't pay for itself.
 MIN_WORK_SECONDS = 0.2
 NEAR_BEST = 0.85
@@ -210,6 +211,8 @@ def changes_for(model: str, f: Facts) -> list[dict]:
         sites = pd.concat([f.wait_sites().head(1), f.cpu_sites().head(1)])
     out, seen = [], set()
     sites = sites[sites["seconds"] >= 0.05 * max(f.total_seconds, 1e-9)]
+    # Import time is real but no concurrency model changes it.
+    sites = sites[~sites["callee"].isin(IMPORT_MACHINERY) & ~sites["unit"].isin(IMPORT_MACHINERY)]
     for site in sites.head(6).to_dict("records"):
         key = (site["unit"], site["file"], site["line"])
         if key in seen:
