@@ -90,11 +90,16 @@ def profile(
     kinds = _parse_fail_on(fail_on)
     spec = TargetSpec(target=target, args=args, module=is_module, timeout=timeout,
                       python=interpreter.path)
+    from .checks import CheckError, distinct_outputs
+
     try:
-        report = check_writable(output or Path("reports") / f"{spec.stem}.md", "report")
+        report_path = output or Path("reports") / f"{spec.stem}.md"
+        distinct_outputs({"report": report_path, "JSON result": json_path,
+                          "speedscope file": speedscope_path}, None if is_module else target)
+        report = check_writable(report_path, "report")
         json_out = check_writable(json_path, "JSON result") if json_path else None
         flame_out = check_writable(speedscope_path, "speedscope file") if speedscope_path else None
-    except OutputError as exc:
+    except (OutputError, CheckError) as exc:
         raise UsageProblem(str(exc)) from None
 
     from .collect import NothingMeasured
@@ -107,11 +112,13 @@ def profile(
             result = run_profile(spec, backend, progress=status, measured=measured.append)
     except NothingMeasured as exc:
         typer.echo(f"concadvisor: nothing measured: {exc}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(130 if exc.interrupted else 1)
     _write(result, report, json_out, flame_out, measured[0] if measured else None)
     found = {f.get("kind") for f in result.findings}
     if result.target.get("interrupted"):
         raise typer.Exit(130)
+    if result.target.get("terminated"):
+        raise typer.Exit(128 + 15)
     if kinds & found:
         typer.echo(f"concadvisor: failing on {', '.join(sorted(kinds & found))}", err=True)
         raise typer.Exit(3)
@@ -207,22 +214,21 @@ def _choose_interpreter(python: Optional[str]):
 
 
 def _check_script(script: str) -> None:
-    path = Path(script)
-    if not path.exists():
-        raise UsageProblem(f"script not found: {script}")
-    if path.is_dir() and not (path / "__main__.py").exists():
-        raise UsageProblem(f"{script} is a folder without __main__.py")
-    if not os.access(path, os.R_OK):
-        raise UsageProblem(f"script not readable: {script}")
+    from .checks import CheckError, script as check_script
+
+    try:
+        check_script(script)
+    except CheckError as exc:
+        raise UsageProblem(str(exc)) from None
 
 
 def _check_module(module: str, python: str = sys.executable) -> None:
-    probe = ("import importlib.util, sys\n"
-             "try:\n    found = importlib.util.find_spec(sys.argv[1]) is not None\n"
-             "except Exception:\n    found = False\nsys.exit(0 if found else 1)")
-    done = subprocess.run([python, "-c", probe, module], cwd=os.getcwd(), capture_output=True)
-    if done.returncode != 0:
-        raise UsageProblem(f"no module named {module!r}")
+    from .checks import CheckError, module as check_module
+
+    try:
+        check_module(module, python)
+    except CheckError as exc:
+        raise UsageProblem(str(exc)) from None
 
 
 def _parse_fail_on(value: Optional[str]) -> set:
@@ -236,17 +242,40 @@ def _parse_fail_on(value: Optional[str]) -> set:
     return kinds
 
 
+def _kinds(name: str, *known) -> tuple:
+    """click's exception class ``name`` as both click and Typer's own copy of click raise it
+    (Typer 0.2x vendors click: its parser errors are not ``click.UsageError``)."""
+    kinds = set(known)
+    for base in typer.BadParameter.__mro__:
+        if base.__name__ == name:
+            kinds.add(base)
+    return tuple(kinds)
+
+
+USAGE_ERRORS = _kinds("UsageError", click.UsageError)
+EXITS = _kinds("Exit", click.exceptions.Exit, typer.Exit)
+ABORTS = _kinds("Abort", click.Abort, typer.Abort)
+
+
 def main(argv: Optional[List[str]] = None) -> None:
-    """Entry point: click's usage errors become one line and exit 2."""
+    """Entry point: every usage error is one line on stderr and exit 2; no traceback."""
+    from .output import WriteError
+
     try:
         code = app(args=argv, prog_name="concadvisor", standalone_mode=False)
-    except click.UsageError as exc:
-        message = exc.format_message().splitlines()[0] if exc.format_message() else "usage error"
-        sys.stderr.write(f"concadvisor: error: {message}\n")
+    except USAGE_ERRORS as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `concadvisor`: the help
+            sys.stdout.write(exc.format_message().rstrip() + "\n")
+            sys.exit(0)
+        lines = [line.strip() for line in (exc.format_message() or "").splitlines() if line.strip()]
+        sys.stderr.write(f"concadvisor: error: {lines[0] if lines else 'usage error'}\n")
         sys.exit(2)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.Abort:
+    except EXITS as exc:
+        sys.exit(getattr(exc, "exit_code", 0))
+    except ABORTS:
         sys.stderr.write("concadvisor: aborted\n")
         sys.exit(130)
+    except WriteError as exc:  # disk full, folder removed meanwhile...
+        sys.stderr.write(f"concadvisor: error: {exc.strerror}\n")
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

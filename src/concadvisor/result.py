@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,47 +54,238 @@ class Result:
 
     @classmethod
     def from_dict(cls, data: Any) -> "Result":
+        """A Result from the contract's JSON; ``ResultError`` (one line) for anything else.
+
+        The fields the renderers read are checked against ``SHAPE`` first, so a result
+        that loads always renders.
+        """
         if not isinstance(data, dict):
-            raise ResultError("not a concadvisor result (expected a JSON object)")
-        if data.get("schema_version") != SCHEMA_VERSION:
-            raise ResultError(f"unsupported schema_version {data.get('schema_version')!r} (this concadvisor reads 1)")
+            raise ResultError(f"not a concadvisor result (a JSON {_kind(data)}, not an object)")
+        if "schema_version" not in data:
+            raise ResultError("not a concadvisor result (no schema_version)")
         if data.get("tool", TOOL) != TOOL:
-            raise ResultError(f"written by {data.get('tool')!r}, not concadvisor")
-        try:
-            categories = {k: float(v) for k, v in dict(data["categories"]).items()}
-            target = dict(data["target"])
-            recommendation = dict(data["recommendation"])
-            hotspots = [dict(h) for h in data.get("hotspots", [])]
-            findings = [dict(f) for f in data.get("findings", [])]
-            wall = float(data["wall_seconds"])
-            backend = str(data["backend"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ResultError(f"not a concadvisor result (missing or malformed {exc})") from None
-        missing = [k for k in ("io_wait", "cpu_gil", "cpu_nogil") if k not in categories]
-        if missing or "model" not in recommendation:
-            raise ResultError("not a concadvisor result (no categories or recommendation)")
-        known = {"schema_version", "tool", "target", "backend", "wall_seconds", "categories",
-                 "hotspots", "findings", "recommendation"}
+            raise ResultError(f"written by another tool ({_short(data.get('tool'))}), not concadvisor")
+        if data.get("schema_version") != SCHEMA_VERSION:
+            raise ResultError(f"schema_version {_short(data.get('schema_version'))} is not one this "
+                              f"concadvisor reads ({SCHEMA_VERSION})")
+        missing = [k for k in REQUIRED if k not in data]
+        if missing:
+            raise ResultError(f"not a concadvisor result (no {', '.join(missing)})")
+        data = _shaped(data)
+        categories = {str(k): float(v) for k, v in data["categories"].items()}
+        recommendation = dict(data["recommendation"])
+        absent = [k for k in ("io_wait", "cpu_gil", "cpu_nogil") if k not in categories]
+        if absent:
+            raise ResultError(f"not a concadvisor result (categories without {', '.join(absent)})")
+        if "model" not in recommendation:
+            raise ResultError("not a concadvisor result (no recommendation.model)")
+        known = {"schema_version", "tool", *REQUIRED}
         extra = {k: v for k, v in data.items() if k not in known}
-        return cls(target, backend, wall, categories, hotspots, findings, recommendation, extra)
+        return cls(dict(data["target"]), str(data["backend"]), float(data["wall_seconds"]),
+                   categories, [dict(h) for h in data["hotspots"]],
+                   [dict(f) for f in data["findings"]], recommendation, extra)
+
+
+REQUIRED = ("target", "backend", "wall_seconds", "categories", "hotspots", "findings",
+            "recommendation")
+MAX_BYTES = 64 * 1024 * 1024  # results are kilobytes; anything this big is something else
+MAX_DEPTH = 64
+
+# What the renderers read, where, and what it must be. A path is keys joined by dots;
+# ``[]`` is each item of a list, ``{}`` each value of a mapping. A trailing ``?`` lets the
+# value be null, read as if absent (the JSON writer turns NaN into null). Absent keys are
+# fine (renderers have defaults); keys not listed pass through untouched.
+SHAPE = {
+    "target": "mapping",
+    "target.argv": "list?",
+    "target.cpu_count": "number?",
+    "target.exit_code": "scalar?",
+    "backend": "scalar",
+    "wall_seconds": "number",
+    "categories": "mapping",
+    "categories{}": "number",
+    "hotspots": "list",
+    "hotspots[]": "mapping",
+    "hotspots[].function": "scalar?",
+    "hotspots[].location": "scalar?",
+    "hotspots[].category": "scalar?",
+    "hotspots[].seconds": "number?",
+    "hotspots[].calls": "scalar?",
+    "hotspots[].split": "mapping?",
+    "hotspots[].split{}": "number",
+    "findings": "list",
+    "findings[]": "mapping",
+    "findings[].kind": "scalar?",
+    "findings[].function": "scalar?",
+    "findings[].location": "scalar?",
+    "findings[].seconds": "number?",
+    "recommendation": "mapping",
+    "recommendation.model": "scalar",
+    "recommendation.current_model": "scalar?",
+    "recommendation.estimated_speedup": "number?",
+    "recommendation.confidence": "number?",
+    "recommendation.reasons": "list?",
+    "recommendation.alternatives": "list?",
+    "recommendation.estimates": "mapping?",
+    "recommendation.estimates{}": "number",
+    "recommendation.more_cores": "cores?",
+    "recommendation.more_cores{}": "number",
+    "recommendation.work": "mapping?",
+    "recommendation.work{}": "scalar?",
+    "recommendation.work.cores": "number?",
+    "recommendation.work.repeats": "number?",
+    "recommendation.changes": "list?",
+    "recommendation.changes[]": "mapping",
+    "recommendation.changes[].seconds": "number?",
+    "recommendation.changes[].repeats": "number?",
+    "recommendation.changes[].category": "scalar?",
+    "recommendation.changes[].family": "scalar?",
+    "recommendation.checklist": "list?",
+    "recommendation.checklist[]": "mapping",
+    "category_seconds": "mapping?",
+    "category_seconds{}": "number",
+    "gil_wait_seconds": "number?",
+    "threads": "list?",
+    "threads[]": "mapping",
+    "threads[].wall_seconds": "number?",
+    "threads[].cpu_seconds": "number?",
+    "notes": "list?",
+}
+
+
+def _shaped(data: dict) -> dict:
+    """``data`` with its nulls dropped where SHAPE allows them; ResultError where a value
+    is not what SHAPE says."""
+    _check_depth(data)
+    data = json.loads(json.dumps(data))  # a private copy to drop nulls from
+    for path, kind in SHAPE.items():
+        _apply(data, path.replace("[]", ".[]").replace("{}", ".{}").split("."), kind, [])
+    return data
+
+
+def _apply(node, steps: list[str], kind: str, seen: list[str]) -> None:
+    step, rest = steps[0], steps[1:]
+    if step in ("[]", "{}"):
+        if step == "[]" and isinstance(node, list):
+            items = list(enumerate(node))
+        elif step == "{}" and isinstance(node, dict):
+            items = list(node.items())
+        else:
+            return
+        for key, value in items:
+            here = seen + [f"[{key}]" if step == "[]" else f".{key}"]
+            if rest:
+                _apply(value, rest, kind, here)
+            elif not _fits(value, kind):
+                raise _wrong(here, value, kind)
+        return
+    if not isinstance(node, dict) or step not in node:
+        return
+    here = seen + [("." if seen else "") + step]
+    if rest:
+        _apply(node[step], rest, kind, here)
+        return
+    value = node[step]
+    if value is None and kind.endswith("?"):
+        del node[step]
+    elif not _fits(value, kind):
+        raise _wrong(here, value, kind)
+
+
+def _fits(value, kind: str) -> bool:
+    kind = kind.rstrip("?")
+    if kind == "number":
+        return (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and math.isfinite(value))
+    if kind == "scalar":
+        return value is None or isinstance(value, (str, int, float, bool))
+    if kind == "mapping":
+        return isinstance(value, dict)
+    if kind == "cores":
+        return isinstance(value, dict) and all(str(k).strip().isdigit() for k in value)
+    if kind == "list":
+        return isinstance(value, list)
+    raise ValueError(kind)
+
+
+_EXPECTED = {"number": "a number", "scalar": "text or a number", "mapping": "an object",
+             "cores": "an object keyed by core counts", "list": "a list"}
+
+
+def _wrong(path: list[str], value, kind: str) -> ResultError:
+    where = _one_line("".join(path))
+    return ResultError(f"not a concadvisor result ({where[:80]} is {_short(value)}, "
+                       f"expected {_EXPECTED[kind.rstrip('?')]})")
+
+
+def _check_depth(data) -> None:
+    stack = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ResultError(f"not a concadvisor result (nested more than {MAX_DEPTH} deep)")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+
+
+def _kind(value) -> str:
+    return {dict: "object", list: "list", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(value), "number")
+
+
+def _short(value) -> str:
+    """A value for a one-line message: its JSON, cut short, with no line breaks."""
+    try:
+        text = json.dumps(value, ensure_ascii=True)
+    except (TypeError, ValueError):
+        text = _one_line(repr(value))
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def load(path: str) -> Result:
-    """Read a saved result; ``ResultError`` (one line) for anything unreadable."""
+    """Read a saved result; ``ResultError`` (one line, naming the file) for anything else."""
+    shown = _one_line(path)
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        if os.path.isdir(path):
+            raise ResultError(f"result path is a folder, not a file: {shown}")
+        if os.path.exists(path) and not os.path.isfile(path):
+            raise ResultError(f"result path is not a regular file: {shown}")
+        size = os.path.getsize(path)
+        if size > MAX_BYTES:
+            raise ResultError(f"{shown} is too large to be a concadvisor result ({size // 2**20} MB)")
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)
     except FileNotFoundError:
-        raise ResultError(f"result file not found: {path}") from None
-    except IsADirectoryError:
-        raise ResultError(f"result path is a folder, not a file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ResultError(f"cannot read result file {path}: {exc.__class__.__name__}") from None
+        raise ResultError(f"result file not found: {shown}") from None
+    except OSError as exc:
+        raise ResultError(f"cannot read result file {shown}: {exc.strerror or exc.__class__.__name__}") from None
+    if not raw.strip():
+        raise ResultError(f"{shown} is empty, not a concadvisor result")
     try:
-        data = json.loads(text)
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ResultError(f"{shown} is not a concadvisor result (not UTF-8 text)") from None
+    try:
+        data = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise ResultError(f"{shown} is not a concadvisor result (nested too deeply)") from None
     except ValueError as exc:
-        raise ResultError(f"{path} is not valid JSON (truncated or corrupt: {exc.msg} at line {exc.lineno})") from None
-    return Result.from_dict(data)
+        detail = f"{exc.msg} at line {exc.lineno}" if hasattr(exc, "lineno") else _one_line(exc)
+        raise ResultError(f"{shown} is not valid JSON (truncated or corrupt: {detail})") from None
+    try:
+        return Result.from_dict(data)
+    except ResultError as exc:
+        raise ResultError(f"{shown}: {exc}") from None
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _one_line(text) -> str:
+    return "".join(ch if ch.isprintable() else "?" for ch in str(text))
 
 
 def _clean(value):

@@ -8,13 +8,15 @@ from __future__ import annotations
 import sys
 
 from ..table import Measurement
-from .launch import ChildOutcome, TargetSpec, launch
+from .launch import ChildOutcome, TargetSpec, launch, outcome_notes, why_nothing
 
 BACKENDS = ("auto", "cprofile", "yappi", "pyspy")
 
 
 class NothingMeasured(RuntimeError):
     """The target ended before any data could be saved."""
+
+    interrupted = False  # Ctrl-C stopped it: the tool still exits 130
 
 
 def resolve_backend(name: str, spec: TargetSpec) -> str:
@@ -30,10 +32,13 @@ def collect(spec: TargetSpec, backend: str = "auto", progress=None) -> Measureme
 
         outcome = launch(spec, "cprofile")
         if outcome.raw is None:
-            raise NothingMeasured(_why_nothing(outcome))
+            raise _nothing(outcome)
         measurement = measurement_from_raw(outcome.raw)
     else:
         raise NotImplementedError(f"backend {chosen!r} is not available yet")
+    if (outcome.raw or {}).get("started") is False:
+        raise _nothing(outcome)
+    measurement.notes.extend(outcome_notes(outcome))
     measurement.target = target_info(spec, outcome)
     note = missing_note(outcome.raw, spec)
     if note:
@@ -69,10 +74,17 @@ def target_info(spec: TargetSpec, outcome: ChildOutcome) -> dict:
         "interrupted": outcome.interrupted,
         "error": raw.get("error"),
         "pid": outcome.pid,
+        "terminated": outcome.terminated,
+        "snapshot": bool(raw.get("snapshot")),
+        "leftover_processes": len(outcome.leftovers),
     }
 
 
 def _why_nothing(outcome: ChildOutcome) -> str:
-    if outcome.signal:
-        return f"the target was killed by signal {outcome.signal} before anything was saved"
-    return f"the target ended (exit code {outcome.exit_code}) before anything was saved"
+    return why_nothing(outcome)
+
+
+def _nothing(outcome: ChildOutcome) -> NothingMeasured:
+    error = NothingMeasured(why_nothing(outcome))
+    error.interrupted = outcome.interrupted
+    return error

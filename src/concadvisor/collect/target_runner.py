@@ -8,6 +8,10 @@ sys.exit, os._exit, SIGTERM, SIGINT) still leaves that file behind.
 
 argv: target_runner.py TARGET [ARGS...]   (TARGET is a path, or a module with mode "module")
 """
+import _thread
+import gc
+import io
+import itertools
 import json
 import os
 import runpy
@@ -99,15 +103,7 @@ class _CProfileBackend:
 
     def threads(self):
         """Each thread's rows; threads still running are read as they stand."""
-        out = []
-        with self.lock:
-            records = list(self.records)
-        for record in records:
-            if record.wall_end is None:
-                _read_running_clock(record)
-            rows = _cprofile_rows(record.profiler)
-            out.append(_thread_payload(record, rows, merged=not self.per_thread))
-        return out
+        return _cprofile_threads(self)
 
 
 def _read_running_clock(record):
@@ -119,18 +115,242 @@ def _read_running_clock(record):
             record.cpu_end = None
 
 
-def _cprofile_rows(profiler):
-    profiler.snapshot_stats()
-    rows = []
-    for (filename, line, name), (cc, nc, tt, ct, callers) in profiler.stats.items():
-        rows.append({
-            "file": filename, "line": line, "name": name,
-            "primitive_calls": cc, "calls": nc, "self": tt, "total": ct,
-            "callers": [
-                [cf, cl, cn, edge[1], edge[3]] for (cf, cl, cn), edge in callers.items()
-            ],
-        })
-    return rows
+# What the snapshot thread calls, bound before the target runs (it may patch modules).
+_starmap = itertools.starmap
+_perf_counter = time.perf_counter
+_thread_time = time.thread_time
+_sleep = time.sleep
+_clock_gettime = getattr(time, "clock_gettime", None)
+_open = io.open
+_replace = os.replace
+_join = "".join
+_encode = str.encode
+_gc_isenabled, _gc_disable, _gc_enable = gc.isenabled, gc.disable, gc.enable
+_NO_ARGS = ((),)
+SNAPSHOT_FIRST = 0.5      # seconds before the first snapshot: short runs pay nothing
+SNAPSHOT_EVERY = float(_CONFIG.get("snapshot_every", 1.0))  # seconds between them at least
+SNAPSHOT_COST_SHARE = 0.02  # ...and more when one costs more than 2% of the time between
+
+
+def _cprofile_threads(backend, run=None, ready=None):
+    """Every thread's rows as cProfile holds them now (running threads as they stand).
+
+    With ``run``, this is instead the body of the snapshot thread: every so often it
+    writes the same payload as the final save, flagged ``"snapshot": true``, until the
+    final save. Nothing can be saved when the target is killed with SIGKILL (or dies
+    in native code), so the last snapshot is what the tool reads then.
+
+    From 3.12 cProfile sits on sys.monitoring, which is process wide and keeps one call
+    stack for all threads: any call this thread made would be recorded in the middle of
+    whatever the target was calling. So this function makes no call the profiler sees:
+    no Python function, no builtin called from bytecode. Natives are called through
+    itertools.starmap iterated by a for loop (C calling C), and one function holds all
+    the work. Hence its unusual style; the final save runs the same code.
+    """
+    if ready is not None:  # started before the profiler: say so once this frame runs
+        for _ in _starmap(ready.release, _NO_ARGS):
+            pass
+    delay = SNAPSHOT_FIRST
+    while True:
+        if run is not None:
+            for _ in _starmap(_sleep, ((delay,),)):
+                pass
+            for _ in _starmap(run.lock.acquire, _NO_ARGS):
+                pass
+            if run.saved:
+                for _ in _starmap(run.lock.release, _NO_ARGS):
+                    pass
+                return None
+        for began in _starmap(_perf_counter, _NO_ARGS):
+            pass
+        for cpu_began in _starmap(_thread_time, _NO_ARGS):
+            pass
+        out = []
+        try:
+            for _ in _starmap(backend.lock.acquire, _NO_ARGS):
+                pass
+            try:
+                records = list(backend.records)
+            finally:
+                for _ in _starmap(backend.lock.release, _NO_ARGS):
+                    pass
+            for record in records:
+                wall_end, cpu = record.wall_end, record.cpu_end
+                if wall_end is None:
+                    wall_end = began
+                    cpu = None
+                    if record.cpu_clock is not None and _clock_gettime is not None:
+                        try:
+                            for cpu in _starmap(_clock_gettime, ((record.cpu_clock,),)):
+                                pass
+                        except OSError:
+                            cpu = None
+                # A collection here could run a finaliser that lets the profiled thread
+                # change the profiler's tables halfway through reading them.
+                for collecting in _starmap(_gc_isenabled, _NO_ARGS):
+                    pass
+                for _ in _starmap(_gc_disable, _NO_ARGS):
+                    pass
+                try:
+                    for entries in _starmap(record.profiler.getstats, _NO_ARGS):
+                        pass
+                finally:
+                    if collecting:
+                        for _ in _starmap(_gc_enable, _NO_ARGS):
+                            pass
+                rows, functions, keys = {}, [], []
+                for entry in entries:
+                    code = entry.code
+                    if code.__class__ is str:
+                        key = ("~", 0, code)
+                    else:
+                        key = (code.co_filename, code.co_firstlineno, code.co_name)
+                    keys += [key]
+                    calls, primitive = entry.callcount, entry.callcount - entry.reccallcount
+                    if key in rows:  # two code objects with one name and line
+                        row = rows[key]
+                        row["calls"] += calls
+                        row["primitive_calls"] += primitive
+                        row["self"] += entry.inlinetime
+                        row["total"] += entry.totaltime
+                    else:
+                        row = {"file": key[0], "line": key[1], "name": key[2],
+                               "primitive_calls": primitive, "calls": calls,
+                               "self": entry.inlinetime, "total": entry.totaltime,
+                               "callers": []}
+                        rows[key] = row
+                        functions += [row]
+                edges = {}
+                for entry, caller in zip(entries, keys):
+                    if not entry.calls:
+                        continue
+                    for sub in entry.calls:
+                        code = sub.code
+                        if code.__class__ is str:
+                            callee = ("~", 0, code)
+                        else:
+                            callee = (code.co_filename, code.co_firstlineno, code.co_name)
+                        if callee not in rows:
+                            continue
+                        primitive = sub.callcount - sub.reccallcount
+                        if (callee, caller) in edges:
+                            edge = edges[(callee, caller)]
+                            edge[3] += primitive
+                            edge[4] += sub.totaltime
+                        else:
+                            edge = [caller[0], caller[1], caller[2], primitive, sub.totaltime]
+                            edges[(callee, caller)] = edge
+                            rows[callee]["callers"] += [edge]
+                out += [{"name": record.name, "ident": record.ident,
+                         "merged": not backend.per_thread,
+                         "wall_seconds": wall_end - record.wall_start, "cpu_seconds": cpu,
+                         "functions": functions}]
+            if run is None:
+                return out
+            payload = dict(run.base)
+            for now in _starmap(_perf_counter, _NO_ARGS):
+                pass
+            payload["snapshot"] = True
+            payload["snapshots"] = run.snapshots + 1
+            payload["exit_code"] = None
+            payload["wall_seconds"] = now - run.wall_start
+            state = backend.__dict__  # no getattr: it would be a call
+            if "overhead_per_call" in state:
+                payload["overhead_per_call"] = state["overhead_per_call"]
+            payload["threads"] = out
+            if _usage_of is not None:
+                for own in _starmap(_usage_of, ((_RUSAGE_SELF,),)):
+                    pass
+                for kids in _starmap(_usage_of, ((_RUSAGE_CHILDREN,),)):
+                    pass
+                payload["process_cpu_seconds"] = own.ru_utime + own.ru_stime
+                payload["children_cpu_seconds"] = kids.ru_utime + kids.ru_stime
+            for chunks in _starmap(_JSON_ENCODER, ((payload, 0),)):
+                pass
+            for text in _starmap(_join, ((chunks,),)):
+                pass
+            for data in _starmap(_encode, ((text, "ascii"),)):
+                pass
+            tmp = run.out + ".snap"
+            for handle in _starmap(_open, ((tmp, "wb"),)):
+                pass
+            try:
+                for _ in _starmap(handle.write, ((data,),)):
+                    pass
+            finally:
+                for _ in _starmap(handle.close, _NO_ARGS):
+                    pass
+            for _ in _starmap(_replace, ((tmp, run.out),)):
+                pass
+            run.snapshots += 1
+        except Exception:  # a snapshot is a bonus: never disturb the target for it
+            if run is None:
+                raise
+        finally:
+            if run is not None:
+                for _ in _starmap(run.lock.release, _NO_ARGS):
+                    pass
+        for cpu_done in _starmap(_thread_time, _NO_ARGS):
+            pass
+        cost = cpu_done - cpu_began  # what the target lost: this thread held the GIL
+        run.snapshot_seconds += cost
+        delay = SNAPSHOT_EVERY
+        if cost > SNAPSHOT_EVERY * SNAPSHOT_COST_SHARE:
+            delay = cost / SNAPSHOT_COST_SHARE
+
+
+def _not_json(value):
+    raise TypeError("not JSON: %r" % (value,))
+
+
+def _c_json_encoder():
+    """json's C encoder, to be called with (value, 0): no Python frames while it runs."""
+    try:
+        from json import encoder
+
+        if encoder.c_make_encoder is None:
+            raise ImportError("_json")
+        return encoder.c_make_encoder(None, _not_json, encoder.encode_basestring_ascii,
+                                      None, ":", ",", False, False, True)
+    except Exception:  # no _json: the plain encoder (its frames show up on 3.12+ only)
+        return lambda value, level: (json.dumps(value),)
+
+
+_JSON_ENCODER = _c_json_encoder()
+try:
+    import resource
+
+    _usage_of = resource.getrusage
+    _RUSAGE_SELF, _RUSAGE_CHILDREN = resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN
+except ImportError:  # pragma: no cover - not POSIX
+    _usage_of = None
+
+
+def _start_snapshots(run):
+    """Start the snapshot thread before the profiler starts (so it never sees its start).
+
+    A bare ``_thread`` thread: the target's ``threading.enumerate()`` doesn't list it and
+    interpreter shutdown doesn't wait for it.
+    """
+    if not run.out:
+        return
+    if isinstance(run.backend, _NoProfiler):
+        # Sampled from outside: the samples are the profile; this file only needs to
+        # exist (with the paths that tell the user's code apart) if the target is killed.
+        payload = dict(run.base, snapshot=True, exit_code=None, threads=[])
+        try:
+            with open(run.out + ".snap", "w", encoding="ascii") as handle:
+                handle.write(json.dumps(payload))
+            os.replace(run.out + ".snap", run.out)
+        except OSError:
+            pass
+        return
+    if not isinstance(run.backend, _CProfileBackend) or SNAPSHOT_EVERY <= 0:
+        return
+    ready = _thread.allocate_lock()
+    ready.acquire()
+    _thread.start_new_thread(_cprofile_threads, (run.backend, run, ready))
+    ready.acquire()
 
 
 def _thread_payload(record, rows, merged):
@@ -194,18 +414,19 @@ class _Run:
         self.signal = None
         self.wall_start = None
         self.saved = False
+        self.pid = os.getpid()
+        self.out = _CONFIG.get("out")
+        self.lock = threading.RLock()  # the final save and the snapshot thread take turns
+        self.started = True  # False when the target failed before any of its code ran
+        self.snapshots = 0
+        self.snapshot_seconds = 0.0
+        self.base = {}  # the fields every snapshot copies (set before the target starts)
 
-    def save(self):
-        if self.saved:
-            return
-        self.saved = True
-        try:
-            self.backend.stop()
-        except Exception:
-            pass
+    def payload(self):
+        """Everything saved except the threads."""
         wall = time.perf_counter() - self.wall_start if self.wall_start else 0.0
         usage = _usage()
-        payload = {
+        return {
             "runner_version": 1,
             "backend": self.backend.name,
             "requested_backend": self.requested,
@@ -214,24 +435,50 @@ class _Run:
             "python_executable": sys.executable,
             "gil_enabled": _gil_enabled(),
             "cpu_count": os.cpu_count() or 1,
-            "pid": os.getpid(),
+            "pid": self.pid,
             "exit_code": self.exit_code,
             "error": self.error,
             "signal": self.signal,
+            "started": self.started,
+            "snapshot": False,
+            "snapshots": self.snapshots,
+            "snapshot_seconds": self.snapshot_seconds,
             "wall_seconds": wall,
             "process_cpu_seconds": usage[0],
             "children_cpu_seconds": usage[1],
             "library_paths": _library_paths(),
             "runner_file": _RUNNER_FILE,
-            "threads": self.backend.threads(),
+            "overhead_per_call": getattr(self.backend, "overhead_per_call", 0.0),
         }
-        path = _CONFIG.get("out")
-        if not path:
+
+    def save(self):
+        """The final save, once, from whichever way the target ends."""
+        if os.getpid() != self.pid:  # a forked child of the target: the file is the parent's
             return
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle)
-        os.replace(tmp, path)
+        with self.lock:
+            if self.saved:
+                return
+            self.saved = True
+            _ignore_sigint()  # a second Ctrl-C must not cut the save short
+            try:
+                self.backend.stop()
+            except Exception:
+                pass
+            payload = self.payload()
+            payload["threads"] = self.backend.threads()
+            if not self.out:
+                return
+            tmp = self.out + ".tmp"
+            with open(tmp, "w", encoding="ascii") as handle:
+                handle.write(json.dumps(payload))
+            os.replace(tmp, self.out)
+
+
+def _ignore_sigint():
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except (ValueError, OSError):  # not the main thread
+        pass
 
 
 def _usage():
@@ -265,38 +512,109 @@ def _library_paths():
 
 
 def _print_target_traceback(exc):
-    """Print the target's traceback as Python would, without the runner's frames."""
+    """Show the target's failure as Python would (through ``sys.excepthook``, so a hook
+    the target installed still runs), without the runner's and runpy's frames."""
     tb = exc.__traceback__
     while tb is not None and _is_tooling_frame(tb.tb_frame.f_code.co_filename):
         tb = tb.tb_next
-    traceback.print_exception(type(exc), exc, tb)
+    exc.__traceback__ = tb  # the hook shows the exception's own traceback when tb is None
+    try:
+        sys.excepthook(type(exc), exc, tb)
+    except Exception:
+        try:
+            traceback.print_exception(type(exc), exc, tb)
+        except Exception:  # stderr closed or broken: nothing more to say
+            pass
 
 
 def _is_tooling_frame(filename):
-    return filename == _RUNNER_FILE or filename.endswith(("runpy.py", "<frozen runpy>"))
+    return (filename == _RUNNER_FILE or filename.endswith(("runpy.py", "<frozen runpy>"))
+            or filename.startswith("<frozen importlib"))
+
+
+def _ran_target_code(exc):
+    """Whether the exception passed through a frame of the target's own code.
+
+    A syntax error in the script (or a file that can't be read) fails inside runpy
+    before the first line of the target runs: then nothing of the target was measured.
+    """
+    tb = exc.__traceback__
+    while tb is not None:
+        if not _is_tooling_frame(tb.tb_frame.f_code.co_filename):
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _install_exit_hooks(run):
     real_exit = os._exit
 
     def saving_exit(code):
-        run.exit_code = code
-        run.save()
+        if os.getpid() == run.pid:
+            run.exit_code = code
+            run.save()
         real_exit(code)
 
     os._exit = saving_exit
 
     def on_term(signum, frame):
-        run.signal = signum
-        run.exit_code = -signum
-        run.save()
+        if os.getpid() == run.pid:
+            _mark_saving(run)
+            run.signal = signum
+            run.exit_code = -signum
+            run.save()
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
 
     try:
-        signal.signal(signal.SIGTERM, on_term)
+        previous = signal.signal(signal.SIGTERM, on_term)
     except (ValueError, OSError):
+        previous = None
+
+    def in_forked_child():
+        """A fork of the target (multiprocessing workers...) runs as it would unprofiled:
+        the plain os._exit and SIGTERM, no profiler, and it never writes the run's file."""
+        os._exit = real_exit
+        try:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+        except (ValueError, OSError, TypeError):
+            pass
+        try:
+            sys.setprofile(None)
+            backend = run.backend
+            if isinstance(backend, _CProfileBackend) and not backend.per_thread and backend.main:
+                backend.main.profiler.disable()
+        except Exception:
+            pass
+
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=in_forked_child)
+
+
+def _mark_saving(run):
+    """Tell the tool, waiting to kill us after SIGTERM, that the save has begun."""
+    if run.out:
+        try:
+            with open(run.out + ".saving", "w"):
+                pass
+        except OSError:
+            pass
+
+
+def _exit_by_sigint():
+    """End as Python ends on an uncaught KeyboardInterrupt: killed by SIGINT."""
+    try:
+        sys.stdout.flush()
+    except Exception:
         pass
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1.0)
+    except Exception:
+        pass
+    return 130
 
 
 def main():
@@ -312,13 +630,16 @@ def main():
         sys.path[0] = os.path.dirname(os.path.abspath(target))
     run = _Run()
     _install_exit_hooks(run)
+    run.base = run.payload()
+    _start_snapshots(run)
     run.wall_start = time.perf_counter()
     run.backend.start()
+    failure = None
     try:
         if mode == "module":
             runpy.run_module(target, run_name="__main__", alter_sys=True)
-        else:
-            runpy.run_path(target, run_name="__main__")
+        else:  # absolute, as Python gives the main script's __file__ and tracebacks
+            runpy.run_path(os.path.abspath(target), run_name="__main__")
     except SystemExit as exc:
         code = exc.code
         if code is None:
@@ -326,25 +647,47 @@ def main():
         elif isinstance(code, int):
             run.exit_code = code
         else:
-            sys.stderr.write("%s\n" % (code,))
+            try:
+                sys.stderr.write("%s\n" % (code,))
+            except Exception:
+                pass
             run.exit_code = 1
-    except KeyboardInterrupt as exc:
-        run.exit_code = 130
-        run.error = "KeyboardInterrupt"
-        _print_target_traceback(exc)
     except BaseException as exc:  # the target's own failure: report it like Python would
-        run.exit_code = 1
-        run.error = "%s: %s" % (type(exc).__name__, exc)
-        _print_target_traceback(exc)
+        failure = exc
     finally:
         run.backend.stop()
-    _wait_for_threads()
+    if failure is not None:
+        run.started = _ran_target_code(failure)
+        run.error = _describe(failure)
+        _print_target_traceback(failure)
+        if isinstance(failure, KeyboardInterrupt):
+            run.exit_code, run.signal = -signal.SIGINT, signal.SIGINT
+        else:
+            run.exit_code = 1
+    try:
+        _wait_for_threads()
+    except KeyboardInterrupt:  # Ctrl-C while waiting for the target's threads
+        run.exit_code, run.signal = -signal.SIGINT, signal.SIGINT
+        run.error = run.error or "KeyboardInterrupt"
     run.save()
+    if run.signal == signal.SIGINT:
+        return _exit_by_sigint()
     try:
         sys.stdout.flush()
     except Exception:
         pass
     return run.exit_code
+
+
+def _describe(exc):
+    """One line for the report: ``ValueError: message`` (kept short)."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = ""
+    line = "%s: %s" % (type(exc).__name__, text) if text else type(exc).__name__
+    line = " ".join(line.split())
+    return line if len(line) <= 300 else line[:297] + "..."
 
 
 def _wait_for_threads():
@@ -359,4 +702,4 @@ def _wait_for_threads():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())
