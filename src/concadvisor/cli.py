@@ -125,6 +125,45 @@ def profile(
 
 
 @app.command()
+def attach(
+    pid: int = typer.Argument(..., help="The process to sample (a running Python program)."),
+    duration: float = typer.Option(5.0, "--duration", help="Seconds to sample it for."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Markdown report (default reports/<script stem>.md)."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the machine-readable result here."),
+):
+    """Sample a running Python process with py-spy for a while; it keeps running.
+
+    \b
+    Example:
+      concadvisor attach 12345 --duration 10 --json reports/service.json
+    """
+    from .collect.attach_checks import AttachProblem, check_process, report_stem
+    from .output import OutputError, check_writable
+
+    if duration <= 0:
+        raise UsageProblem(f"--duration must be a positive number of seconds, not {duration}")
+    try:
+        check_process(pid)
+        report = check_writable(output or Path("reports") / f"{report_stem(pid)}.md", "report")
+        json_out = check_writable(json_path, "JSON result") if json_path else None
+    except (AttachProblem, OutputError) as exc:
+        raise UsageProblem(str(exc)) from None
+
+    from .collect.interpreter import InterpreterError
+    from .collect.pyspy import PySpyUnavailable
+    from .pipeline import attach as run_attach
+
+    try:
+        result = run_attach(pid, duration)
+    except InterpreterError as exc:
+        raise UsageProblem(str(exc)) from None
+    except PySpyUnavailable as exc:
+        typer.echo(f"concadvisor: cannot attach: {exc}", err=True)
+        raise typer.Exit(1)
+    _write(result, report, json_out)
+
+
+@app.command()
 def report(
     result_file: Path = typer.Argument(..., metavar="RESULT.json", help="A result saved with --json."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Markdown report (default: beside the JSON, .md)."),

@@ -29,6 +29,17 @@ def profile(spec: TargetSpec, backend: str = "auto", progress=None, measured=Non
     return result
 
 
+def attach(pid: int, duration: float, measured=None) -> Result:
+    """Sample a running process for ``duration`` seconds (py-spy); it keeps running."""
+    from .collect.pyspy import attach as sample_process
+
+    measurement = sample_process(pid, duration)
+    result = analyse(measurement)
+    if measured is not None:
+        measured(measurement)
+    return result
+
+
 def analyse(measurement: Measurement) -> Result:
     classify(measurement)
     facts = gather_facts(measurement)

@@ -1,7 +1,11 @@
 """Collect: run the target in its own process under a backend, return a Measurement.
 
-Backends: ``cprofile`` (deterministic, in the target, exact call counts). ``auto`` picks
-the best available. Each backend module turns its raw data into the common table.
+Backends: ``cprofile`` (deterministic, in the target, exact call counts); ``yappi``
+(in the target, per thread and coroutine aware, wall clock); ``pyspy`` (samples from
+outside the process, costs the target almost nothing, sees idle/GIL state directly).
+``auto`` takes py-spy where it can sample the target's interpreter, else cProfile. When
+py-spy cannot sample after all, the run says so in one line and uses cProfile. Each
+backend module turns its raw data into the common table.
 """
 from __future__ import annotations
 
@@ -20,24 +24,45 @@ class NothingMeasured(RuntimeError):
 
 
 def resolve_backend(name: str, spec: TargetSpec) -> str:
+    """``auto``: py-spy when it can sample the target's interpreter here, else cProfile."""
     if name == "auto":
-        return "cprofile"
+        from .pyspy import unavailable_reason
+
+        return "cprofile" if unavailable_reason(_interpreter(spec)) else "pyspy"
     return name
 
 
 def collect(spec: TargetSpec, backend: str = "auto", progress=None) -> Measurement:
     chosen = resolve_backend(backend, spec)
-    if chosen == "cprofile":
-        from .cprofile import measurement_from_raw
+    fallback = None
+    if chosen == "pyspy":
+        from .pyspy import PySpyUnavailable, run, unavailable_reason
 
-        outcome = launch(spec, "cprofile")
+        try:
+            interpreter = _interpreter(spec)
+            problem = unavailable_reason(interpreter)
+            if problem:
+                raise PySpyUnavailable(problem)
+            measurement, outcome = run(spec, interpreter)
+        except PySpyUnavailable as exc:
+            fallback = f"{exc}; measured with cprofile instead"
+            sys.stderr.write(f"concadvisor: {fallback}\n")
+            chosen = "cprofile"
+    if chosen in ("cprofile", "yappi"):
+        outcome = launch(spec, chosen)
         if outcome.raw is None:
             raise _nothing(outcome)
+        if outcome.raw.get("backend") == "yappi":
+            from .yappi import measurement_from_raw
+        else:
+            from .cprofile import measurement_from_raw
         measurement = measurement_from_raw(outcome.raw)
-    else:
-        raise NotImplementedError(f"backend {chosen!r} is not available yet")
+    elif chosen != "pyspy":
+        raise ValueError(f"unknown backend {chosen!r}")
     if (outcome.raw or {}).get("started") is False:
         raise _nothing(outcome)
+    if fallback:
+        measurement.notes.append(fallback)
     measurement.notes.extend(outcome_notes(outcome))
     measurement.target = target_info(spec, outcome)
     note = missing_note(outcome.raw, spec)
@@ -88,3 +113,15 @@ def _nothing(outcome: ChildOutcome) -> NothingMeasured:
     error = NothingMeasured(why_nothing(outcome))
     error.interrupted = outcome.interrupted
     return error
+
+
+def _interpreter(spec: TargetSpec):
+    """What the target's interpreter is (probed once; None if it cannot be read)."""
+    from .interpreter import InterpreterError, own, probe
+
+    if spec.python == sys.executable:
+        return own()
+    try:
+        return probe(spec.python, "backend")
+    except InterpreterError:
+        return None

@@ -377,9 +377,144 @@ class _NoProfiler:
         return []
 
 
+class _YappiBackend:
+    """yappi over every thread with the wall clock; each thread's CPU from its own clock.
+
+    yappi has one clock per run. Wall time is what says where a thread waited; the
+    threads' CPU clocks (read as the cProfile backend reads them) say how much of that
+    wall time was computing, which is what classification settles unknown natives with.
+    yappi's wall clock is coroutine aware: a coroutine's own time includes the time it
+    was suspended in ``await`` (the tool takes that back out, see ``collect/yappi.py``).
+    """
+
+    name = "yappi"
+
+    def __init__(self):
+        import yappi
+
+        self._yappi = yappi
+        self.records = []
+        self.lock = threading.Lock()
+        self.main = None
+        self.running = False
+
+    def start(self):
+        self.overhead_per_call = _yappi_overhead_per_call(self._yappi)
+        self.main = self._new_record(threading.current_thread())
+        self._patch_threads()
+        self._yappi.set_clock_type("wall")
+        self._yappi.start(builtins=True, profile_threads=True)
+        self.running = True
+
+    def _new_record(self, thread):
+        record = _ThreadRecord(thread.name, threading.get_ident(), None)
+        with self.lock:
+            self.records.append(record)
+        return record
+
+    def _patch_threads(self):
+        backend = self
+        original = threading.Thread._bootstrap_inner
+
+        def clocked_bootstrap_inner(thread):
+            record = backend._new_record(thread)
+            try:
+                original(thread)
+            finally:
+                record.finish()
+
+        threading.Thread._bootstrap_inner = clocked_bootstrap_inner
+
+    def stop(self):
+        if self.running:
+            self.running = False
+            self._yappi.stop()
+        if self.main is not None and self.main.wall_end is None:
+            self.main.finish()
+
+    def threads(self):
+        """Each yappi context (thread) with its rows, main thread first."""
+        with self.lock:
+            records = list(self.records)
+        by_ident = {}
+        for record in records:  # an ident can be reused: the latest thread wins
+            by_ident[record.ident] = record
+        out = []
+        for stat in sorted(self._yappi.get_thread_stats(), key=lambda s: s.id):
+            record = by_ident.get(stat.tid)
+            if record is None:
+                record = _ThreadRecord(stat.name, stat.tid, None)
+                record.wall_end, record.wall_start = stat.ttot, 0.0
+            elif record.wall_end is None:
+                _read_running_clock(record)
+            # filter, not ctx_id=: yappi reads ctx_id=0 (the main thread) as "all threads"
+            stats = self._yappi.get_func_stats(filter={"ctx_id": stat.id})
+            out.append(_thread_payload(record, _yappi_rows(stats), merged=False))
+        main = [t for t in out if t["ident"] == self.main.ident]
+        return main + [t for t in out if t["ident"] != self.main.ident]
+
+
+def _yappi_overhead_per_call(yappi, calls=20000, rounds=3):
+    """yappi's own cost per profiled call here, taken back out as cProfile's is
+    (``_cprofile_overhead_per_call``); yappi's is several times larger."""
+    def empty():
+        pass
+
+    best = None
+    try:
+        for _ in range(rounds):
+            start = time.perf_counter()
+            for _ in range(calls):
+                empty()
+            plain = time.perf_counter() - start
+            yappi.set_clock_type("wall")
+            yappi.start(builtins=True)
+            start = time.perf_counter()
+            for _ in range(calls):
+                empty()
+            profiled = time.perf_counter() - start
+            yappi.stop()
+            cost = max(profiled - plain, 0.0) / calls
+            best = cost if best is None else min(best, cost)
+    finally:
+        yappi.stop()
+        yappi.clear_stats()
+    return best or 0.0
+
+
+def _yappi_rows(stats):
+    """One thread's yappi function stats as the cProfile backend's rows.
+
+    Natives are named as cProfile names them, so one normaliser reads both; Python
+    functions keep their bare code name (yappi prefixes the instance's class).
+    """
+    keys, rows = {}, {}
+    for stat in stats:
+        if stat.builtin:
+            name = stat.name if stat.name.startswith("<") else "<built-in method %s.%s>" % (
+                stat.module, stat.name)
+            key = ("~", 0, name)
+        else:
+            key = (stat.module, stat.lineno, stat.name.rsplit(".", 1)[-1])
+        keys[stat.index] = key
+        rows[stat.index] = {
+            "file": key[0], "line": key[1], "name": key[2],
+            "primitive_calls": stat.nactualcall, "calls": stat.ncall,
+            "self": stat.tsub, "total": stat.ttot, "callers": [],
+        }
+    for stat in stats:
+        for child in stat.children:
+            row = rows.get(child.index)
+            if row is not None:
+                row["callers"].append(list(keys[stat.index]) + [child.ncall, child.ttot])
+    return list(rows.values())
+
+
 def _make_backend(name):
     if name == "cprofile":
         return _CProfileBackend()
+    if name == "yappi":
+        return _YappiBackend()
     return _NoProfiler()
 
 
@@ -449,6 +584,7 @@ class _Run:
             "library_paths": _library_paths(),
             "runner_file": _RUNNER_FILE,
             "overhead_per_call": getattr(self.backend, "overhead_per_call", 0.0),
+            "call_counts": _COUNTER.counts() if _COUNTER is not None else None,
         }
 
     def save(self):
@@ -617,6 +753,67 @@ def _exit_by_sigint():
     return 130
 
 
+def _wait_for_go(path, limit=15.0):
+    """Hold the target until the outside samplers are attached, so they see all of it.
+
+    ``PATH.ready`` tells the tool the interpreter is up (a sampler attaching earlier
+    finds no interpreter yet and retries, late). The tool then writes "go" (or "abort", when they could not attach) to ``path``. The
+    samplers attach with ptrace; where Yama restricts that to ancestors, this process
+    lets any process of the same user trace it (Linux, best effort).
+    """
+    if not path:
+        return True
+    _allow_ptrace()
+    try:  # the interpreter is up: samplers attaching now find it
+        with open(path + ".ready", "w", encoding="utf-8") as handle:
+            handle.write(str(os.getpid()))
+    except OSError:
+        pass
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                word = handle.read().strip()
+        except OSError:
+            word = ""
+        if word:
+            return word == "go"
+        time.sleep(0.002)
+    return True
+
+
+_COUNTER = None
+
+
+def _start_counting():
+    """Count calls of the user's own functions and loops (``call_counter.py``, loaded by
+    path: it is stdlib-only too). Sampled runs use it for what samples cannot count."""
+    global _COUNTER
+    try:
+        import importlib.util
+
+        path = os.path.join(os.path.dirname(_RUNNER_FILE), "call_counter.py")
+        spec = importlib.util.spec_from_file_location("_concadvisor_call_counter", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module.install(module.user_file_test(_library_paths(), [_RUNNER_FILE, path]), runpy)
+        _COUNTER = module
+    except Exception:
+        _COUNTER = None
+
+
+def _allow_ptrace():
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        pr_set_ptracer, pr_set_ptracer_any = 0x59616D61, ctypes.c_ulong(-1)
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_ptracer, pr_set_ptracer_any, 0, 0, 0)
+    except Exception:
+        pass
+
+
 def main():
     if len(sys.argv) < 2:
         sys.stderr.write("target_runner: no target given\n")
@@ -629,6 +826,13 @@ def main():
     else:
         sys.path[0] = os.path.dirname(os.path.abspath(target))
     run = _Run()
+    if _CONFIG.get("count_calls"):
+        _start_counting()  # before the start signal: its imports are not the target's time
+    try:
+        if not _wait_for_go(_CONFIG.get("go")):
+            return 0
+    except KeyboardInterrupt:  # Ctrl-C before the target started: no traceback of ours
+        return _exit_by_sigint()
     _install_exit_hooks(run)
     run.base = run.payload()
     _start_snapshots(run)

@@ -1,0 +1,142 @@
+"""Exact call counts (from ``call_counter`` in the runner) put into a sampled table.
+
+The runner counted, for the whole process, how often each of the user's functions ran
+and how often each of its loops that makes calls went round. The sampled table knows,
+per thread, which calls were seen starting. Together:
+
+* a user function's ``calls`` is its count, shared among threads as the samples saw
+  its calls start in each;
+* a call from a user function at line L ran as often as the innermost counted loop
+  around L went round, or else as often as the function ran;
+* a user function called from several places shares its count among them in that
+  proportion; its ``primitive_calls`` are the calls from other functions;
+* a library or native function called from user code was called at least as often as
+  those call sites ran.
+
+Calls the counters cannot see (inside libraries, lambdas, comprehensions) keep the
+samples' lower bound.
+"""
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+
+from ..table import Measurement
+
+
+def merge_counts(measurement: Measurement, counts: list) -> bool:
+    """Put the runner's counts into ``measurement`` (in place); False when there were none."""
+    if not counts or measurement.functions.empty:
+        return False
+    defs, loops = {}, defaultdict(list)
+    for kind, file, line, other, n in counts:
+        real = _real(file)
+        if kind == "def":
+            defs[(real, int(line), other)] = int(n)
+        else:
+            loops[real].append((int(line), int(other), int(n)))
+    functions, edges = measurement.functions, measurement.edges
+    keys = [(_real(f), int(line), name) if not native else None
+            for f, line, name, native in zip(functions["file"], functions["line"],
+                                             functions["function"], functions["native"])]
+    counted = [key in defs for key in keys]
+    if not any(counted):
+        return False
+    calls = _share_among_threads(functions, keys, counted, defs)
+    spans = _def_spans(functions, keys, counted)
+    edge_calls = _edge_calls(functions, edges, calls, keys, counted, defs, loops, spans)
+    edges["calls"] = [int(round(max(n, 1))) for n in edge_calls]
+    _settle_functions(functions, edges, calls, counted)
+    return True
+
+
+def _real(path: str) -> str:
+    try:
+        return os.path.realpath(path)
+    except (OSError, ValueError):
+        return path
+
+
+def _share_among_threads(functions, keys, counted, defs) -> dict:
+    """(thread, func_id) -> calls of each counted function in that thread."""
+    seen = defaultdict(int)
+    for key, is_counted, starts in zip(keys, counted, functions["calls"]):
+        if is_counted:
+            seen[key] += max(int(starts), 1)
+    out = {}
+    for key, is_counted, thread, fid, starts in zip(keys, counted, functions["thread"],
+                                                     functions["func_id"], functions["calls"]):
+        if is_counted:
+            out[(thread, fid)] = defs[key] * max(int(starts), 1) / seen[key]
+    return out
+
+
+def _def_spans(functions, keys, counted) -> dict:
+    """func_id -> (file, first line) of counted functions, for finding their loops."""
+    return {fid: (key[0], key[1]) for fid, key, is_counted in zip(functions["func_id"], keys, counted)
+            if is_counted}
+
+
+def _line_runs(thread, caller, line, calls, defs, loops, spans, totals) -> float | None:
+    """How often ``line`` of user function ``caller`` ran in ``thread`` (None: unknown)."""
+    own = calls.get((thread, caller))
+    if own is None:
+        return None
+    file, first = spans[caller]
+    inner = None
+    for body, end, n in loops.get(file, ()):
+        if first <= body <= line <= end and (inner is None or body >= inner[0]):
+            inner = (body, end, n)
+    if inner is None:
+        return own
+    total = totals.get(caller) or own
+    return inner[2] * own / total  # the loop's count, shared among threads like the function's
+
+
+def _edge_calls(functions, edges, calls, keys, counted, defs, loops, spans) -> list:
+    totals = defaultdict(float)
+    for (thread, fid), n in calls.items():
+        totals[fid] += n
+    estimate = []
+    for thread, caller, line, sampled in zip(edges["thread"], edges["caller_id"], edges["line"],
+                                             edges["calls"]):
+        runs = _line_runs(thread, caller, int(line), calls, defs, loops, spans, totals) \
+            if caller in spans else None
+        estimate.append(runs if runs is not None else float(sampled))
+    # a counted callee's calls are shared among its call sites in proportion
+    incoming = defaultdict(list)
+    for index, (thread, callee) in enumerate(zip(edges["thread"], edges["callee_id"])):
+        if (thread, callee) in calls:
+            incoming[(thread, callee)].append(index)
+    for key, indexes in incoming.items():
+        weight = sum(max(estimate[i], 1e-9) for i in indexes)
+        for i in indexes:
+            estimate[i] = calls[key] * max(estimate[i], 1e-9) / weight
+    return estimate
+
+
+def _settle_functions(functions, edges, calls, counted) -> None:
+    into = defaultdict(float)
+    into_from_others = defaultdict(float)
+    for thread, caller, callee, n in zip(edges["thread"], edges["caller_id"], edges["callee_id"],
+                                         edges["calls"]):
+        into[(thread, callee)] += n
+        if caller != callee:
+            into_from_others[(thread, callee)] += n
+    new_calls, new_primitive = [], []
+    for thread, fid, is_counted, sampled, primitive in zip(
+            functions["thread"], functions["func_id"], counted, functions["calls"],
+            functions["primitive_calls"]):
+        key = (thread, fid)
+        if is_counted:
+            total = max(int(round(calls[key])), 1)
+            outside = into_from_others.get(key, 0.0)
+            recursive = primitive < sampled
+            new_calls.append(total)
+            new_primitive.append(min(max(int(round(outside)), 1), total) if recursive and outside else total)
+        else:
+            total = max(int(sampled), int(round(into.get(key, 0.0))))
+            new_calls.append(total)
+            new_primitive.append(max(int(primitive), int(round(into_from_others.get(key, 0.0)))))
+    functions["calls"] = new_calls
+    functions["primitive_calls"] = new_primitive

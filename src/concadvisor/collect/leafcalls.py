@@ -1,0 +1,187 @@
+"""What a sampled frame is, in the terms of a deterministic profiler, read from the source.
+
+A sampler sees ``name (file:line)``: the *current* line of each frame. The common table
+names a function by the line of its ``def`` (as cProfile's ``co_firstlineno``: the first
+decorator's line), and a native callable by its module-qualified name. Both are found in
+the file's syntax tree: the innermost function of that name around the line, and the
+call on the leaf's line that the thread was in when the sample said it waited (idle) or
+ran native code without the GIL. A call is named as cProfile would name it when the
+catalog knows it (``time.sleep``, ``posix.waitpid``, ``_socket.socket.recv_into``), else
+as written (``hashlib.sha256``).
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import fnmatch
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ..catalog import CATALOG, lookup
+
+# Modules whose functions are natives of another name in a profile (``os.waitpid`` is
+# ``posix.waitpid`` to cProfile).
+NATIVE_MODULES = {"os": "posix", "socket": "_socket", "io": "_io", "select": "select",
+                  "time": "time", "hashlib": "_hashlib", "json": "_json", "pickle": "_pickle"}
+
+
+_BUILTINS = frozenset(dir(builtins))
+
+
+@dataclass(frozen=True)
+class _Scope:
+    name: str
+    first_line: int  # the def line, or the first decorator's
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class _FileIndex:
+    scopes: tuple[_Scope, ...]
+    calls: dict  # line -> tuple of dotted call names on that line, innermost first
+    aliases: dict  # local name -> module path (import x as y, from m import f)
+
+
+@lru_cache(maxsize=512)
+def _index(path: str) -> _FileIndex | None:
+    if not path or path.startswith("<"):
+        return None
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            tree = ast.parse(handle.read())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    scopes, calls, aliases = [], {}, {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            scopes.append(_Scope(node.name, first, first, node.end_lineno or node.lineno))
+        elif isinstance(node, ast.Lambda):
+            scopes.append(_Scope("<lambda>", node.lineno, node.lineno, node.end_lineno or node.lineno))
+        elif isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            name = {ast.ListComp: "<listcomp>", ast.SetComp: "<setcomp>",
+                    ast.DictComp: "<dictcomp>", ast.GeneratorExp: "<genexpr>"}[type(node)]
+            scopes.append(_Scope(name, node.lineno, node.lineno, node.end_lineno or node.lineno))
+        elif isinstance(node, ast.Call):
+            dotted = _dotted(node.func)
+            if dotted:
+                for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):
+                    calls.setdefault(line, []).append((node.col_offset, dotted))
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                aliases[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    # innermost (latest starting) calls first: on ``f(g(x))`` the thread is in g
+    ordered = {line: tuple(name for _, name in sorted(found, reverse=True)) for line, found in calls.items()}
+    return _FileIndex(tuple(scopes), ordered, aliases)
+
+
+def _dotted(func) -> str:
+    parts = []
+    while isinstance(func, ast.Attribute):
+        parts.append(func.attr)
+        func = func.value
+    if isinstance(func, ast.Name):
+        parts.append(func.id)
+    elif parts:
+        parts.append("?")  # a call on an expression: only the method name is known
+    else:
+        return ""
+    return ".".join(reversed(parts))
+
+
+def bare_name(name: str) -> str:
+    """``Thread.join`` (a qualified name, as samplers show it) -> ``join``."""
+    if name.startswith("<") and name.endswith(">"):
+        return name
+    return name.rsplit(".", 1)[-1]
+
+
+def def_line(path: str, name: str, line: int) -> int:
+    """The first line of the function called ``name`` whose body holds ``line`` (0: unknown)."""
+    if name == "<module>":
+        return 1
+    index = _index(path)
+    if index is None:
+        return 0
+    best = None
+    for scope in index.scopes:
+        if scope.name == name and scope.start <= line <= scope.end:
+            if best is None or scope.start >= best.start:
+                best = scope
+    return best.first_line if best else 0
+
+
+def calls_at(path: str, line: int) -> tuple[tuple[str, str], ...]:
+    """The calls on ``path:line``, innermost first, as (name, catalog category or "")."""
+    index = _index(path)
+    if index is None:
+        return ()
+    return _resolved(path, line, index)
+
+
+def _resolved(path: str, line: int, index: _FileIndex):
+    key = (path, line)
+    found = _RESOLVED.get(key)
+    if found is None:
+        out = []
+        for dotted in index.calls.get(line, ()):
+            name, category = _written(dotted, index.aliases), ""
+            for candidate in _candidates(dotted, index.aliases):
+                kind = lookup(candidate)
+                if kind is not None:
+                    name, category = candidate, kind.category
+                    break
+            out.append((name, category))
+        found = _RESOLVED[key] = tuple(out)
+    return found
+
+
+_RESOLVED: dict = {}
+
+
+def native_at(path: str, line: int, categories: tuple[str, ...]) -> str:
+    """The native callable a thread stopped in at ``path:line`` ("" when no call is there):
+    the first call the catalog puts in one of ``categories``, else the first it doesn't know."""
+    calls = calls_at(path, line)
+    for wanted in categories:
+        for name, category in calls:
+            if category == wanted:
+                return name
+    return next((name for name, category in calls if not category), "")
+
+
+def _written(dotted: str, aliases: dict) -> str:
+    head, _, rest = dotted.partition(".")
+    if head == "?":
+        return rest
+    module = aliases.get(head)
+    return f"{module}.{rest}" if module and rest else (module or dotted)
+
+
+def _candidates(dotted: str, aliases: dict):
+    """Names cProfile might give the callable written as ``dotted`` in this file."""
+    written = _written(dotted, aliases)
+    module, _, function = written.rpartition(".")
+    if module:
+        yield f"{NATIVE_MODULES.get(module, module)}.{function}"
+        yield f"_{module}.{function}"
+    elif written in _BUILTINS and written not in aliases:
+        yield f"builtins.{written}"
+    method = written.rsplit(".", 1)[-1]
+    yield from _catalog_methods(method)
+
+
+@lru_cache(maxsize=1024)
+def _catalog_methods(method: str) -> tuple[str, ...]:
+    """Catalog names whose last part matches a method name (``recv_into`` ->
+    ``_socket.socket.recv_into``); wildcard-only last parts (``builtins.*``) don't count."""
+    found = []
+    for kind in CATALOG:
+        owner, _, last = kind.pattern.rpartition(".")
+        if owner and last.strip("*") and "*" not in owner and fnmatch.fnmatchcase(method, last):
+            found.append(f"{owner}.{method}")
+    return tuple(found)

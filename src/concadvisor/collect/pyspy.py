@@ -1,0 +1,350 @@
+"""py-spy: sample the target from outside its process, at a cost to it of almost nothing.
+
+Three ``py-spy record`` samplers watch the same process at 100 Hz (see ``samples`` for
+what each one tells). For ``profile`` the target runs under the runner with nothing in
+it, held at the start until all three have attached, so they see the whole run. For
+``attach`` they watch a running process for a fixed time and leave it running.
+
+py-spy writes its own messages to stdout: they go to files here, never to the user.
+When py-spy cannot sample (not installed, no ptrace permission, an interpreter it does
+not read such as a free-threaded build), ``PySpyUnavailable`` says why in one line and
+the caller measures with another backend.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .samples import Sampling, read_speedscope
+
+RATE = 100
+# What each sampler keeps: every sample, the active ones, those holding the GIL.
+SAMPLERS = {"every": ["--idle"], "active": [], "gil": ["--gil"]}
+ATTACH_SECONDS = 10.0
+FINISH_SECONDS = 10.0
+# py-spy 0.4 reads CPython 3.9 to 3.13 with the GIL; not PyPy, not free-threaded builds.
+NEWEST_PYTHON = (3, 13)
+# From 3.11 py-spy tells idle threads from active ones without pausing the process
+# (--nonblocking: the target never stops, the samplers keep an even pace). Before 3.11
+# it needs the pause: without it every sleeping thread counts as active.
+NONBLOCKING_FROM = (3, 11)
+
+
+class PySpyUnavailable(RuntimeError):
+    """py-spy cannot sample this target here; the message is one line for the user."""
+
+
+def binary() -> str | None:
+    """``CONCADVISOR_PYSPY`` if set (a path, or empty for none), else the py-spy next to
+    our interpreter (the same virtualenv), else the one on PATH."""
+    chosen = os.environ.get("CONCADVISOR_PYSPY")
+    if chosen is not None:
+        return chosen if chosen and os.access(chosen, os.X_OK) else None
+    beside = Path(sys.executable).with_name("py-spy")
+    if beside.exists() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("py-spy")
+
+
+def unavailable_reason(interpreter=None) -> str | None:
+    """Why py-spy cannot sample a process of ``interpreter`` here (None: it can). Cheap:
+    no process is started."""
+    if binary() is None:
+        return "py-spy is not installed"
+    if interpreter is not None:
+        if interpreter.implementation != "cpython":
+            return f"py-spy samples CPython only, the target runs {interpreter.implementation}"
+        if not interpreter.gil_enabled:
+            return "py-spy does not read free-threaded Python builds"
+        if tuple(interpreter.version_info[:2]) > NEWEST_PYTHON:
+            return f"py-spy reads Python up to {'.'.join(map(str, NEWEST_PYTHON))}, the target runs {interpreter.version}"
+    return _ptrace_problem()
+
+
+def _ptrace_problem() -> str | None:
+    if sys.platform == "darwin" and os.geteuid() != 0:
+        return "py-spy needs root on macOS"
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        scope = int(Path("/proc/sys/kernel/yama/ptrace_scope").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    if scope >= 3 or (scope == 2 and os.geteuid() != 0):
+        return f"ptrace is restricted here (kernel.yama.ptrace_scope={scope})"
+    return None
+
+
+class Samplers:
+    """The three py-spy processes watching one process; their output goes to ``folder``."""
+
+    def __init__(self, pid: int, folder: str, duration: float | None = None,
+                 subprocesses: bool = False, rate: int = RATE, nonblocking: bool = True):
+        self.pid, self.folder, self.duration, self.rate = pid, folder, duration, rate
+        self.subprocesses, self.nonblocking = subprocesses, nonblocking
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def output(self, kind: str) -> str:
+        return os.path.join(self.folder, f"{kind}.speedscope.json")
+
+    def _log(self, kind: str) -> str:
+        return os.path.join(self.folder, f"{kind}.log")
+
+    def start(self) -> None:
+        exe = binary()
+        if exe is None:
+            raise PySpyUnavailable("py-spy is not installed")
+        for kind, flags in SAMPLERS.items():
+            command = [exe, "record", "--pid", str(self.pid), "--rate", str(self.rate),
+                       "--format", "speedscope", "--full-filenames", "--threads",
+                       "--output", self.output(kind), *flags]
+            if self.nonblocking:
+                command.append("--nonblocking")
+            if self.subprocesses:
+                command.append("--subprocesses")
+            if self.duration:
+                command += ["--duration", str(max(int(round(self.duration)), 1))]
+            with open(self._log(kind), "wb") as log:
+                self.processes[kind] = subprocess.Popen(
+                    command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def wait_attached(self, timeout: float = ATTACH_SECONDS) -> str | None:
+        """None once every sampler reports sampling; else why one could not."""
+        deadline = time.monotonic() + timeout
+        waiting = set(self.processes)
+        while waiting and time.monotonic() < deadline:
+            for kind in list(waiting):
+                if "Sampling process" in self._said(kind):
+                    waiting.discard(kind)
+                elif self.processes[kind].poll() is not None:
+                    return self._failure(kind)
+            time.sleep(0.005)
+        if waiting:
+            return f"py-spy did not start sampling within {timeout:.0f} s"
+        return None
+
+    def _said(self, kind: str) -> str:
+        try:
+            return Path(self._log(kind)).read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def _failure(self, kind: str) -> str:
+        lines = [line.strip() for line in self._said(kind).splitlines() if line.strip()]
+        errors = [line for line in lines if "rror" in line or "ermission" in line]
+        said = (errors or lines or [f"exit code {self.processes[kind].returncode}"])[-1]
+        return f"py-spy could not sample process {self.pid}: {said[:160]}"
+
+    def finish(self, timeout: float = FINISH_SECONDS) -> None:
+        """Wait for the samplers to write their files (they stop when the process ends or
+        their duration is up); ask them to stop (SIGINT) if they don't, then kill."""
+        deadline = time.monotonic() + timeout
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGINT)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=3.0)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def stop(self) -> None:
+        """Stop now (the target never ran)."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+    def sampling(self, pid: int, wall_seconds: float) -> Sampling:
+        """What the samplers wrote, as one ``Sampling``."""
+        views = {}
+        for kind in SAMPLERS:
+            try:
+                views[kind] = read_speedscope(self.output(kind))
+            except (OSError, ValueError):
+                views[kind] = []
+        if not views["every"]:
+            raise PySpyUnavailable(self._failure("every") if self._said("every") else
+                                   f"py-spy wrote no samples of process {pid}")
+        return Sampling(every=views["every"], active=views["active"], gil=views["gil"],
+                        pid=pid, wall_seconds=wall_seconds, rate=self.rate)
+
+
+def nonblocking_for(interpreter) -> bool:
+    return interpreter is None or tuple(interpreter.version_info[:2]) >= NONBLOCKING_FROM
+
+
+def run(spec, interpreter=None):
+    """Run the target under the runner with nothing in it, sampled from outside.
+
+    Returns (Measurement, ChildOutcome); ``PySpyUnavailable`` when the samplers could
+    not attach (the target was then never started: the runner was told to abort).
+    """
+    import tempfile
+
+    from .launch import RUNNER, launch
+    from .samples import measurement_from_samples
+
+    with tempfile.TemporaryDirectory(prefix="concadvisor-pyspy-") as folder:
+        go = os.path.join(folder, "go")
+        state: dict = {}
+
+        def on_start(pid: int):
+            samplers = Samplers(pid, folder, nonblocking=nonblocking_for(interpreter))
+            state["samplers"] = samplers
+            try:
+                _wait_for_file(go + ".ready", pid)
+                samplers.start()
+                problem = samplers.wait_attached()
+            except (OSError, PySpyUnavailable) as exc:
+                problem = str(exc)
+            state["problem"] = problem
+            _write_word(go, "abort" if problem else "go")
+            if problem:
+                samplers.stop()
+                return None
+            return samplers.finish
+
+        outcome = launch(spec, "none", on_start=on_start, settings={"go": go, "count_calls": True})
+        if state.get("problem"):
+            raise PySpyUnavailable(state["problem"])
+        raw = outcome.raw or {}
+        if not raw:
+            from . import NothingMeasured, _why_nothing
+
+            raise NothingMeasured(_why_nothing(outcome))
+        sampling = state["samplers"].sampling(outcome.pid, float(raw.get("wall_seconds") or outcome.wall_seconds))
+        runner = str(RUNNER)
+        measurement = measurement_from_samples(
+            sampling, library_paths=raw.get("library_paths", []), runner_file=raw.get("runner_file", runner),
+            children_cpu_seconds=float(raw.get("children_cpu_seconds") or 0.0),
+            skip=lambda stack: any(frame[0] == "_wait_for_go" for frame in stack))
+    from .counts import merge_counts
+
+    counted = merge_counts(measurement, raw.get("call_counts") or [])
+    measurement.notes.extend(sampling_notes(sampling, measurement, counted))
+    return measurement, outcome
+
+
+def _wait_for_file(path: str, pid: int, timeout: float = ATTACH_SECONDS) -> None:
+    """Until the runner says its interpreter is up (or it is gone, or time is up)."""
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return
+        time.sleep(0.002)
+
+
+def _write_word(path: str, word: str) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(word)
+    os.replace(tmp, path)
+
+
+def sampling_notes(sampling: Sampling, measurement, counted: bool = False) -> list[str]:
+    """What the reader should know about numbers that come from samples."""
+    interval = measurement.extra.get("sample_interval", 1.0 / sampling.rate)
+    calls = ("calls of your own functions and loops were counted exactly; calls inside "
+             "libraries are the calls seen starting in the samples (a lower bound)" if counted else
+             "call counts are the calls seen starting in the samples (a lower bound), not counted calls")
+    notes = [f"py-spy sampled at {sampling.rate} Hz ({measurement.extra.get('samples', 0)} samples): "
+             f"seconds are samples x interval; {calls}"]
+    children = {}
+    for thread in sampling.active:
+        if thread.pid not in (0, sampling.pid):
+            children[thread.pid] = children.get(thread.pid, 0) + len(thread.stacks)
+    if children:
+        cpu = sum(children.values()) * interval
+        notes.append(f"{len(children)} child process{'es' if len(children) != 1 else ''} sampled "
+                     f"too: {cpu:.2f} s of CPU there")
+        measurement.extra["child_processes"] = {str(pid): round(n * interval, 4) for pid, n in children.items()}
+    return notes
+
+
+DEFAULT_ATTACH_SECONDS = 5.0
+
+
+def attach(pid: int, duration: float = DEFAULT_ATTACH_SECONDS):
+    """Sample a running process for ``duration`` seconds and leave it running.
+
+    Returns a Measurement whose ``target`` describes the process (its argv from
+    /proc/PID/cmdline, its interpreter's version). ``PySpyUnavailable`` when py-spy
+    cannot sample it; ``InterpreterError`` when it is not a Python we can read.
+    """
+    import tempfile
+
+    from .interpreter import of_process
+    from .samples import measurement_from_samples
+
+    interpreter = of_process(pid)
+    problem = unavailable_reason(interpreter)
+    if problem:
+        raise PySpyUnavailable(problem)
+    with tempfile.TemporaryDirectory(prefix="concadvisor-attach-") as folder:
+        samplers = Samplers(pid, folder, duration=duration, nonblocking=nonblocking_for(interpreter))
+        samplers.start()
+        problem = samplers.wait_attached()
+        if problem:
+            samplers.stop()
+            raise PySpyUnavailable(problem)
+        started = time.monotonic()
+        samplers.finish(timeout=duration + FINISH_SECONDS)
+        wall = min(time.monotonic() - started, float(duration))
+        sampling = samplers.sampling(pid, wall)
+    measurement = measurement_from_samples(sampling, library_paths=_library_paths(interpreter, sampling))
+    measurement.notes.extend(sampling_notes(sampling, measurement))
+    measurement.notes.append(f"attached to process {pid} for {duration:g} s; it kept running")
+    measurement.target = {
+        "argv": process_argv(pid), "exit_code": None, "timed_out": False,
+        "python": interpreter.version, "gil_enabled": interpreter.gil_enabled,
+        "cpu_count": os.cpu_count() or 1, "python_executable": interpreter.path,
+        "signal": None, "interrupted": False, "error": None, "pid": pid,
+        "attached": True, "duration": float(duration),
+    }
+    return measurement
+
+
+def process_argv(pid: int) -> list[str]:
+    """The process's arguments after the interpreter (``app.py --n 3``)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    parts = [p.decode(errors="replace") for p in raw.split(b"\0") if p]
+    return parts[1:] if len(parts) > 1 else parts
+
+
+def _library_paths(interpreter, sampling: Sampling) -> list[str]:
+    """The interpreter's standard library and packages, and every site-packages folder
+    the samples went through (a virtualenv's is not known from /proc/PID/exe)."""
+    import subprocess
+
+    paths = set()
+    probe = ("import json, sysconfig, sys\n"
+             "print(json.dumps([sysconfig.get_paths()[k] for k in "
+             "('stdlib', 'platstdlib', 'purelib', 'platlib')]))")
+    try:
+        done = subprocess.run([interpreter.path, "-I", "-c", probe], capture_output=True, text=True,
+                              timeout=30, stdin=subprocess.DEVNULL)
+        import json
+
+        paths.update(os.path.realpath(p) for p in json.loads(done.stdout.strip().splitlines()[-1]))
+    except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+        pass
+    files = {frame[1] for thread in sampling.every for stack in thread.stacks for frame in stack}
+    for file in files:
+        for marker in ("/site-packages/", "/dist-packages/"):
+            if marker in file:
+                paths.add(os.path.realpath(file.split(marker)[0] + marker.rstrip("/")))
+    return sorted(paths)

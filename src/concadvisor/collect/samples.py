@@ -1,0 +1,353 @@
+"""Sampled stacks (py-spy) as the common table, with each row's category already known.
+
+Three samplers watch the target at the same rate: one keeps every sample (``--idle``),
+one only the active ones (plain), one only those whose thread holds the GIL (``--gil``).
+For every leaf (thread, function, line) their counts say which share of the time there
+was waiting (idle), CPU holding the GIL, or CPU without it (active, GIL not held: native
+code that released it). A thread that is idle on a line with no waiting call is queueing
+for the GIL (py-spy sees a thread blocked on the GIL as idle): that is ``cpu_gil`` demand,
+kept apart in ``gil_wait`` as classification does for cProfile.
+
+Seconds are sample counts times the sampling interval, the interval taken from the main
+thread (sampled at every tick) against the run's wall time. Functions are named as a
+deterministic profiler names them (see ``leafcalls``); when a leaf waited or ran without
+the GIL, the native call on its line becomes a row of its own under it, so call sites
+look the same as under cProfile.
+
+Samples cannot count calls. ``calls`` is the number of times a frame was seen to start
+(a stack that was not there in the previous sample of its thread): a lower bound that
+merges back-to-back calls from the same line. Exact counts, where the runner measured
+them, replace it (see ``merge_counts``).
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from ..catalog import CPU_GIL, CPU_NOGIL, IO_WAIT, OTHER, SYSCALL, lookup
+from ..table import Measurement, edges_frame, functions_frame, threads_frame
+from .leafcalls import bare_name, calls_at, def_line, native_at
+
+Frame = tuple  # (name, file, line) as the sampler reported it
+_PROFILE_NAME = re.compile(r'^(?:Process (\d+) )?Thread (\d+) "(.*)"$')
+_THREAD_FRAME = re.compile(r"^thread \((\d+)\)(?:: (.*))?$")
+
+
+@dataclass
+class ThreadSamples:
+    """One thread's samples in the order they were taken."""
+
+    pid: int
+    tid: int
+    name: str
+    stacks: list = field(default_factory=list)  # tuples of Frame, root first
+
+
+def read_speedscope(path: str) -> list[ThreadSamples]:
+    """py-spy's ``--format speedscope`` file: one profile per (process, thread)."""
+    with open(path, encoding="utf-8") as handle:
+        data = json.load(handle)
+    frames = [(f.get("name", ""), f.get("file") or "", int(f.get("line") or 0))
+              for f in data.get("shared", {}).get("frames", [])]
+    out: dict = {}
+    for profile in data.get("profiles", []):
+        found = _PROFILE_NAME.match(profile.get("name", ""))
+        pid, tid, name = (int(found.group(1) or 0), int(found.group(2)), found.group(3)) if found else (0, 0, "")
+        # one thread can come as two profiles when its name was read late: one thread here
+        thread = out.setdefault((pid, tid), ThreadSamples(pid, tid, name))
+        thread.name = thread.name or name
+        for sample in profile.get("samples", []):
+            stack = [frames[i] for i in sample]
+            while stack and not stack[0][1] and stack[0][2] == 0:
+                pseudo = _THREAD_FRAME.match(stack[0][0])
+                if pseudo and pseudo.group(2) and not thread.name:
+                    thread.name = pseudo.group(2)
+                stack.pop(0)
+            thread.stacks.append(tuple(stack))
+    return list(out.values())
+
+
+@dataclass
+class Sampling:
+    """What the three samplers saw of one process (threads of other processes left out)."""
+
+    every: list[ThreadSamples]
+    active: list[ThreadSamples]
+    gil: list[ThreadSamples]
+    pid: int
+    wall_seconds: float
+    rate: float
+
+
+def measurement_from_samples(sampling: Sampling, *, library_paths=(), runner_file="",
+                             children_cpu_seconds=0.0, skip=None) -> Measurement:
+    """The common table of one sampled process. ``skip(stack)`` drops samples (e.g. the
+    runner waiting for the samplers to attach)."""
+    keep = (lambda stack: bool(stack) and not skip(stack)) if skip else bool
+    own = [t for t in sampling.every if t.pid in (0, sampling.pid)]
+    for thread in own:
+        thread.stacks = [s for s in thread.stacks if keep(s)]
+    own = [t for t in own if t.stacks]
+    active = _leaf_counts(sampling.active, sampling.pid, keep)
+    gil = _leaf_counts(sampling.gil, sampling.pid, keep)
+    interval = _interval(own, sampling)
+    busy = _busy_threads(active, interval, sampling.wall_seconds)
+    every = Counter((thread.tid, stack[-1]) for thread in own for stack in thread.stacks)
+    scales = _calibrate(every, active, gil, busy)
+    active = Counter({key: n * scales[0] for key, n in active.items()})
+    gil = Counter({key: n * scales[1] for key, n in gil.items()})
+    names = _Names()
+    functions: dict = {}
+    edges: dict = {}
+    threads = []
+    labels: Counter = Counter()
+    for thread in sorted(own, key=lambda t: (t.tid != sampling.pid, t.tid)):
+        label = thread.name or ("MainThread" if thread.tid == sampling.pid else f"Thread-{thread.tid}")
+        labels[label] += 1
+        if labels[label] > 1:
+            label = f"{label}#{labels[label] - 1}"
+        shares = _leaf_shares(thread, active, gil, contended=busy > 1)
+        cpu = _add_thread(label, thread, shares, interval, names, functions, edges)
+        main = thread.tid == sampling.pid or (sampling.pid == 0 and not threads)
+        wall = sampling.wall_seconds if main else len(thread.stacks) * interval
+        threads.append({"thread": label, "wall_seconds": wall, "cpu_seconds": cpu,
+                        "merged": False, "main": main})
+    table = functions_frame(list(functions.values()))
+    for column in (IO_WAIT, CPU_GIL, CPU_NOGIL, OTHER, "gil_wait"):
+        table[column] = [row[column] for row in functions.values()]
+    table["family"] = [row["family"] for row in functions.values()]
+    return Measurement(
+        backend="pyspy", functions=table, edges=edges_frame(list(edges.values())),
+        threads=threads_frame(threads), wall_seconds=sampling.wall_seconds,
+        library_paths=list(library_paths), runner_file=runner_file,
+        children_cpu_seconds=children_cpu_seconds,
+        extra={"sample_interval": interval, "samples": sum(len(t.stacks) for t in own)})
+
+
+def _leaf_counts(threads: list[ThreadSamples], pid: int, keep) -> Counter:
+    counts: Counter = Counter()
+    for thread in threads:
+        if thread.pid in (0, pid):
+            for stack in thread.stacks:
+                if keep(stack):
+                    counts[(thread.tid, stack[-1])] += 1
+    return counts
+
+
+def _interval(own: list[ThreadSamples], sampling: Sampling) -> float:
+    """Seconds per sample: the main thread is sampled at every tick of the run."""
+    nominal = 1.0 / sampling.rate
+    main = next((t for t in own if t.tid == sampling.pid), None)
+    if main is None or not main.stacks or sampling.wall_seconds <= 0:
+        return nominal
+    measured = sampling.wall_seconds / len(main.stacks)
+    return min(max(measured, 0.5 * nominal), 2.0 * nominal)
+
+
+# Below this many samples a sampler's pace is not estimated from its samples.
+CALIBRATION_SAMPLES = 30
+# How far one sampler's pace may be put from the every-sample sampler's.
+CALIBRATION_LIMITS = (0.75, 1.33)
+# A thread is busy when it was active this share of the run (as classification counts).
+BUSY_SHARE = 0.03
+
+
+def _busy_threads(active: Counter, interval: float, wall: float) -> int:
+    per_thread: Counter = Counter()
+    for (tid, _), n in active.items():
+        per_thread[tid] += n
+    return sum(1 for n in per_thread.values() if n * interval >= BUSY_SHARE * max(wall, 1e-9))
+
+
+def _calibrate(every: Counter, active: Counter, gil: Counter, busy: int) -> tuple[float, float]:
+    """Factors that put the active and GIL samplers' counts on the every-sample sampler's
+    scale. Each sampler keeps its own pace and falls behind when the machine is busy, so
+    equal counts need not mean equal time. On lines that only run holding the GIL,
+    running is holding: there the GIL sampler must count what the active one counts, and
+    when a single thread is busy (nobody to queue behind for the GIL) the active sampler
+    must count what the every-sample sampler counts.
+    """
+    low, high = CALIBRATION_LIMITS
+
+    def python(counts):
+        return sum(n for (_, leaf), n in counts.items() if _line_class(leaf) == "python")
+
+    seen, running, held = python(every), python(active), python(gil)
+    active_scale = 1.0
+    if busy == 1 and seen >= CALIBRATION_SAMPLES and running >= CALIBRATION_SAMPLES:
+        active_scale = min(max(seen / running, low), high)
+    gil_scale = active_scale
+    if running >= CALIBRATION_SAMPLES and held >= CALIBRATION_SAMPLES / 3:
+        gil_scale = min(max(running * active_scale / held, low), high)
+    return active_scale, gil_scale
+
+
+def _leaf_shares(thread: ThreadSamples, active: Counter, gil: Counter, contended: bool) -> dict:
+    """(idle, GIL held, active without the GIL) shares of each leaf of one thread.
+
+    Three samplers count independently, so one leaf's counts differ by noise alone. On
+    lines that can only run holding the GIL (no call, or only calls the catalog knows
+    keep it) the samplers are pooled over the thread: when other threads were busy too,
+    their idle share is this thread queueing for the GIL; with no one to queue behind, it
+    is noise (or the OS running something else) and counts as running. Other lines (a
+    wait, GIL-free native code, a call the catalog does not know) keep their own counts;
+    a GIL-free native line cannot be idle unless it queues for the GIL afterwards.
+    """
+    every = Counter(stack[-1] for stack in thread.stacks)
+    counts = {leaf: (n, active.get((thread.tid, leaf), 0), gil.get((thread.tid, leaf), 0))
+              for leaf, n in every.items()}
+    python = [leaf for leaf in counts if _line_class(leaf) == "python"]
+    seen = sum(counts[leaf][0] for leaf in python)
+    running = sum(min(max(counts[leaf][1], counts[leaf][2]), counts[leaf][0]) for leaf in python)
+    queued = max(seen - running, 0) / seen if seen and contended else 0.0
+    shares = {leaf: (queued, 1.0 - queued, 0.0) for leaf in python}
+    for leaf, (n, on_cpu, held) in counts.items():
+        if leaf in shares:
+            continue
+        total = max(n, on_cpu, held)
+        running = min(max(on_cpu, held), total)
+        held = min(held, running)
+        idle, free = (total - running) / total, (running - held) / total
+        held = held / total
+        if not contended and _line_class(leaf) == "nogil" and running > 0:
+            held, free, idle = held + idle * held / (held + free), free + idle * free / (held + free), 0.0
+        shares[leaf] = (idle, held, free)
+    return shares
+
+
+def _line_class(leaf: Frame) -> str:
+    """What a leaf line can be doing: "python" (only run holding the GIL: no call, or
+    calls the catalog knows keep it), "nogil" (GIL-free native CPU), "wait" (a known
+    wait), or "unknown" (a syscall that may wait or compute, a call the catalog does not
+    know): the last two keep their own counts."""
+    categories = {category for _, category in calls_at(leaf[1], leaf[2])}
+    if not categories - {CPU_GIL}:
+        return "python"
+    if IO_WAIT in categories:
+        return "wait"
+    if categories == {CPU_NOGIL} or categories == {CPU_NOGIL, CPU_GIL}:
+        return "nogil"
+    return "unknown"
+
+
+class _Names:
+    """Sampled frames as table ids, looked up once each."""
+
+    def __init__(self):
+        self.cache: dict = {}
+        self.natives: dict = {}
+
+    def function(self, frame: Frame) -> tuple[str, str, str, int]:
+        found = self.cache.get(frame)
+        if found is None:
+            name, file, line = frame
+            bare = bare_name(name)
+            first = def_line(file, bare, line)
+            found = (f"{file}:{first}:{bare}", bare, file, first)
+            self.cache[frame] = found
+        return found
+
+    def native(self, frame: Frame, waited: bool) -> str:
+        key = (frame[1], frame[2], waited)
+        if key not in self.natives:
+            wanted = (IO_WAIT, SYSCALL) if waited else (CPU_NOGIL, SYSCALL, CPU_GIL)
+            self.natives[key] = native_at(frame[1], frame[2], wanted)
+        return self.natives[key]
+
+
+def _row(functions, thread, fid, name, file, line, native):
+    key = (thread, fid)
+    row = functions.get(key)
+    if row is None:
+        row = functions[key] = {
+            "thread": thread, "func_id": fid, "function": name, "file": file, "line": line,
+            "native": native, "calls": 0, "primitive_calls": 0, "self_seconds": 0.0,
+            "total_seconds": 0.0, IO_WAIT: 0.0, CPU_GIL: 0.0, CPU_NOGIL: 0.0, OTHER: 0.0,
+            "gil_wait": 0.0, "family": ""}
+        if native:
+            kind = lookup(name)
+            row["family"] = kind.family if kind else ""
+    return row
+
+
+def _add_thread(label, thread, shares, interval, names, functions, edges) -> float:
+    """Add one thread's samples to the rows; returns its CPU seconds."""
+    cpu = 0.0
+    previous: list = []
+    for stack in thread.stacks:
+        idle, held, free = shares[stack[-1]]
+        path = [names.function(frame) + (frame[2],) for frame in stack]  # (id, name, file, def, line)
+        leaf = stack[-1]
+        waited_native = names.native(leaf, True) if idle > 0 else ""
+        waits = bool(waited_native) and (lookup(waited_native) is None
+                                         or lookup(waited_native).category not in (CPU_GIL, CPU_NOGIL))
+        free_native = names.native(leaf, False) if free > 0 else ""
+        native = waited_native if waits else free_native
+        if native:
+            path.append((f"~:0:{native}", native, "~", 0, 0))
+        seconds = interval
+        cpu += seconds * (held + free)
+        seen = set()
+        for depth, (fid, name, file, first, line) in enumerate(path):
+            row = _row(functions, label, fid, name, file, first, file == "~")
+            if fid not in seen:
+                row["total_seconds"] += seconds
+                seen.add(fid)
+            if depth:
+                caller = path[depth - 1]
+                edge_key = (label, caller[0], fid, caller[4])
+                edge = edges.get(edge_key)
+                if edge is None:
+                    edge = edges[edge_key] = {"thread": label, "caller_id": caller[0], "callee_id": fid,
+                                              "calls": 0, "seconds": 0.0, "line": caller[4]}
+                if (caller[0], fid) not in seen:
+                    edge["seconds"] += seconds
+                    seen.add((caller[0], fid))
+        _own_time(functions, label, path, native, seconds, idle, held, free, waits)
+        _count_starts(functions, edges, label, previous, path)
+        previous = path
+    return cpu
+
+
+def _own_time(functions, label, path, native, seconds, idle, held, free, waits):
+    leaf = functions[(label, path[-1][0])]
+    python = functions[(label, path[-2][0])] if native else leaf
+    leaf["self_seconds"] += seconds if not native else 0.0
+    if native:
+        # the native row holds the wait (or the GIL-free CPU); the GIL-held part stays
+        # with the Python line that called it
+        shifted = seconds * (idle + free if waits else free)
+        leaf["self_seconds"] += shifted
+        python["self_seconds"] += seconds - shifted
+        leaf[IO_WAIT] += seconds * idle if waits else 0.0
+        leaf[CPU_NOGIL] += seconds * free
+        python[CPU_GIL] += seconds * (held + (0 if waits else idle))
+        python["gil_wait"] += 0 if waits else seconds * idle
+        return
+    leaf[CPU_GIL] += seconds * (held + idle)
+    leaf["gil_wait"] += seconds * idle
+    leaf[CPU_NOGIL] += seconds * free
+
+
+def _count_starts(functions, edges, label, previous, path):
+    """Frames not in the previous sample (of the same caller at the same line) started."""
+    start = 0
+    while start < min(len(previous), len(path)) and previous[start][0] == path[start][0]:
+        if previous[start][4] != path[start][4]:
+            start += 1
+            break
+        start += 1
+    else:
+        if start == len(path) == len(previous):
+            return
+    for depth in range(start, len(path)):
+        fid = path[depth][0]
+        row = functions[(label, fid)]
+        row["calls"] += 1
+        if all(frame[0] != fid for frame in path[:depth]):
+            row["primitive_calls"] += 1
+        if depth:
+            caller = path[depth - 1]
+            edges[(label, caller[0], fid, caller[4])]["calls"] += 1
