@@ -13,7 +13,8 @@ call count is how many independent repeats were seen: the most overlap any model
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -38,8 +39,15 @@ class CodeMap:
 
     library_paths: tuple[str, ...]
     runner_file: str
+    _user: dict = field(default_factory=dict, repr=False)  # answers by file name
 
     def is_user(self, filename: str) -> bool:
+        known = self._user.get(filename)
+        if known is None:
+            known = self._user[filename] = self._is_user(filename)
+        return known
+
+    def _is_user(self, filename: str) -> bool:
         if not filename or filename == "~" or filename.startswith("<"):
             return False
         path = os.path.realpath(filename)
@@ -51,7 +59,7 @@ class CodeMap:
 
     def module_of(self, filename: str) -> str:
         """Dotted module of a library file (``urllib.request`` for urllib/request.py)."""
-        path = os.path.realpath(filename)
+        path = _realpath(filename)
         for lib in sorted(self.library_paths, key=len, reverse=True):
             if path.startswith(lib + os.sep):
                 rest = path[len(lib) + 1:]
@@ -62,13 +70,18 @@ class CodeMap:
 
     def library_of(self, filename: str) -> str:
         """Top-level package of a library file (``urllib`` for urllib/request.py)."""
-        path = os.path.realpath(filename)
+        path = _realpath(filename)
         for lib in sorted(self.library_paths, key=len, reverse=True):
             if path.startswith(lib + os.sep):
                 rest = path[len(lib) + 1:]
                 top = rest.split(os.sep, 1)[0]
                 return top[:-3] if top.endswith(".py") else top
         return ""
+
+
+@lru_cache(maxsize=65536)
+def _realpath(filename: str) -> str:
+    return os.path.realpath(filename)
 
 
 def code_map(measurement: Measurement) -> CodeMap:
@@ -90,44 +103,49 @@ def call_sites(measurement: Measurement) -> pd.DataFrame:
 def _thread_sites(thread, table, edges, codes: CodeMap) -> list[dict]:
     table = table.set_index("func_id", drop=False)
     table = table[~table.index.duplicated()]
-    totals = _subtree_buckets(table, edges)
+    # One dict per function: row lookups by id stay cheap with 100k functions (pandas' .at
+    # and .loc cost microseconds each, and a site makes a dozen).
+    columns = list(table.columns)
+    values = zip(*(table[c].tolist() for c in columns))
+    rows = {fid: dict(zip(columns, row)) for fid, row in zip(table.index.tolist(), values)}
+    totals = _subtree_buckets(rows, edges)
     user = {fid: codes.is_user(f) for fid, f in zip(table["func_id"], table["file"])}
     callers = _callers(edges)
-    event_loop_ids = {fid for fid in table.index if _is_event_loop_step(fid)}
+    event_loop_ids = {fid for fid in rows if _is_event_loop_step(fid)}
     sites = []
     for caller_id, callee_id, calls, seconds, line in edges[
             ["caller_id", "callee_id", "calls", "seconds", "line"]].itertuples(index=False):
-        if not user.get(caller_id) or user.get(callee_id, False) or callee_id not in table.index:
+        if not user.get(caller_id) or user.get(callee_id, False) or callee_id not in rows:
             continue
-        callee_total = float(table.at[callee_id, "total_seconds"]) or 1e-12
+        callee_total = float(rows[callee_id]["total_seconds"]) or 1e-12
         vector = totals.get(callee_id, np.zeros(len(BUCKETS))) * min(seconds / callee_total, 1.0)
-        sites.append(_site(thread, table, caller_id, callee_id, calls, seconds, vector,
+        sites.append(_site(thread, rows, caller_id, callee_id, calls, seconds, vector,
                            callers, user, codes, event_loop_ids, line))
-    for fid, row in table.iterrows():
+    for fid, row in rows.items():
         if user.get(fid) and row["self_seconds"] > 0:
             vector = np.zeros(len(BUCKETS))
             for i, category in enumerate(CATEGORIES):
                 vector[i] = row[category]
-            sites.append(_site(thread, table, fid, fid, int(row["calls"]), float(row["self_seconds"]),
+            sites.append(_site(thread, rows, fid, fid, int(row["calls"]), float(row["self_seconds"]),
                                vector, callers, user, codes, event_loop_ids, 0))
     return sites
 
 
-def _site(thread, table, caller_id, callee_id, calls, seconds, vector, callers, user, codes,
+def _site(thread, rows, caller_id, callee_id, calls, seconds, vector, callers, user, codes,
           event_loop_ids, sampled_line):
-    caller = table.loc[caller_id]
+    caller = rows[caller_id]
     own = caller_id == callee_id
-    callee = table.loc[callee_id]
+    callee = rows[callee_id]
     callee_name = callee["function"]
     found = None if own else find_call(caller["file"], int(caller["line"]), callee_name)
     line = int(sampled_line) or (found.line if found else int(caller["line"]))
     in_coroutine = found.in_coroutine if found else is_coroutine(caller["file"], int(caller["line"]))
-    unit_id, repeats = _unit_of_work(caller_id, callee_id, calls, own, table, callers, user)
+    unit_id, repeats = _unit_of_work(caller_id, callee_id, calls, own, rows, callers, user)
     driver_id = _strongest_caller(unit_id, callers, user)
     driver_line, driver_file = 0, ""
-    unit_name = table.at[unit_id, "function"] if unit_id in table.index else callee_name
+    unit_name = rows[unit_id]["function"] if unit_id in rows else callee_name
     if driver_id is not None:
-        driver = table.loc[driver_id]
+        driver = rows[driver_id]
         call = find_call(driver["file"], int(driver["line"]), unit_name)
         driver_line = call.line if call else int(driver["line"])
         driver_file = driver["file"]
@@ -147,27 +165,27 @@ def _site(thread, table, caller_id, callee_id, calls, seconds, vector, callers, 
         **{c: float(vector[i]) for i, c in enumerate(CATEGORIES)},
         "family": family, "in_coroutine": bool(in_coroutine),
         "awaited": bool(found.awaited) if found else False,
-        "unit": unit_name, "unit_file": table.at[unit_id, "file"] if unit_id in table.index else "",
-        "unit_line": int(table.at[unit_id, "line"]) if unit_id in table.index else 0,
+        "unit": unit_name, "unit_file": rows[unit_id]["file"] if unit_id in rows else "",
+        "unit_line": int(rows[unit_id]["line"]) if unit_id in rows else 0,
         "repeats": int(repeats),
-        "driver": table.at[driver_id, "function"] if driver_id in table.index else "",
+        "driver": rows[driver_id]["function"] if driver_id in rows else "",
         "driver_file": driver_file, "driver_line": int(driver_line),
         "under_event_loop": _has_ancestor(caller_id, event_loop_ids, callers),
     }
 
 
-def _unit_of_work(caller_id, callee_id, calls, own, table, callers, user):
+def _unit_of_work(caller_id, callee_id, calls, own, rows, callers, user):
     """Walk up the user's callers to the outermost function called more than once."""
-    if not own and int(table.at[caller_id, "primitive_calls"]) <= 1 and calls > 1:
+    if not own and int(rows[caller_id]["primitive_calls"]) <= 1 and calls > 1:
         return callee_id, calls
-    current, unit, repeats = caller_id, caller_id, int(table.at[caller_id, "primitive_calls"])
+    current, unit, repeats = caller_id, caller_id, int(rows[caller_id]["primitive_calls"])
     seen = {current}
     while True:
         parent = _strongest_caller(current, callers, user)
         if parent is None or parent in seen:
             break
         seen.add(parent)
-        parent_calls = int(table.at[parent, "primitive_calls"]) if parent in table.index else 1
+        parent_calls = int(rows[parent]["primitive_calls"]) if parent in rows else 1
         if parent_calls <= 1:
             break
         current, unit, repeats = parent, parent, parent_calls
@@ -211,7 +229,7 @@ def _has_ancestor(func, targets, callers, limit=200) -> bool:
     return False
 
 
-def _subtree_buckets(table, edges) -> dict[str, np.ndarray]:
+def _subtree_buckets(rows, edges) -> dict[str, np.ndarray]:
     """Category (and wait family) seconds under each function, self time included.
 
     A callee's subtree is shared among its callers in proportion to the seconds each
@@ -220,7 +238,8 @@ def _subtree_buckets(table, edges) -> dict[str, np.ndarray]:
     own: dict[str, np.ndarray] = {}
     family_index = {name: len(CATEGORIES) + i for i, name in enumerate(FAMILY_NAMES)}
     cols = list(CATEGORIES)
-    for fid, family, *values in table[["func_id", "family", *cols]].itertuples(index=False):
+    for fid, row in rows.items():
+        family, values = row["family"], [row[c] for c in cols]
         vector = np.zeros(len(BUCKETS))
         vector[:len(cols)] = values
         if family in family_index:
@@ -250,7 +269,7 @@ def _subtree_buckets(table, edges) -> dict[str, np.ndarray]:
                 vector = own[node].copy()
                 for child, seconds in children.get(node, ()):
                     if child in totals:
-                        child_total = float(table.at[child, "total_seconds"]) if child in table.index else 0.0
+                        child_total = float(rows[child]["total_seconds"]) if child in rows else 0.0
                         if child_total > 0:
                             vector += totals[child] * min(seconds / child_total, 1.0)
                 totals[node] = vector

@@ -20,13 +20,23 @@ class CallSite:
     source: str
 
 
+# A syntax tree costs about 150 times its source in memory: past this size (generated
+# code, not code people write) only the lines are read, and calls keep their def line.
+MAX_PARSE_BYTES = 1_000_000
+
+
 @lru_cache(maxsize=256)
 def _parse(path: str) -> tuple[ast.Module | None, tuple[str, ...]]:
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             text = handle.read()
+    except OSError:
+        return None, ()
+    if len(text) > MAX_PARSE_BYTES:
+        return None, tuple(text.splitlines())
+    try:
         return ast.parse(text), tuple(text.splitlines())
-    except (OSError, SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None, ()
 
 
@@ -40,15 +50,35 @@ def function_node(path: str, def_line: int):
     tree, _ = _parse(path)
     if tree is None:
         return None
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
-            if def_line in (node.lineno, first):
-                return node
+    node = _functions_by_line(path).get(def_line)
+    if node is not None:
+        return node
     return tree if def_line <= 1 else None
 
 
+@lru_cache(maxsize=256)
+def _functions_by_line(path: str) -> dict[int, ast.AST]:
+    """Each function by its ``def`` line and its first decorator's line; the first one met
+    in ``ast.walk`` order wins, as a walk for one line would find it. One walk per file:
+    a profile can name tens of thousands of functions in one file."""
+    tree, _ = _parse(path)
+    index: dict[int, ast.AST] = {}
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            index.setdefault(node.lineno, node)
+            index.setdefault(first, node)
+    return index
+
+
 def is_coroutine(path: str, def_line: int) -> bool:
+    tree, lines = _parse(path)
+    if tree is None and lines:  # too big to parse: the def line says it
+        for text in lines[max(def_line - 1, 0):def_line + 20]:
+            text = text.strip()
+            if not text.startswith("@"):
+                return text.startswith("async def ")
+        return False
     return isinstance(function_node(path, def_line), ast.AsyncFunctionDef)
 
 
@@ -83,13 +113,22 @@ def _own_calls(node):
     return out
 
 
-def find_call(path: str, def_line: int, callee: str) -> CallSite | None:
-    """The line in the function at ``def_line`` that calls ``callee`` (a short name)."""
+@lru_cache(maxsize=4096)
+def _calls_of(path: str, def_line: int):
     node = function_node(path, def_line)
     if node is None:
         return None
+    return node, [(call, awaited, _call_name(call)) for call, awaited in _own_calls(node)]
+
+
+@lru_cache(maxsize=65536)
+def find_call(path: str, def_line: int, callee: str) -> CallSite | None:
+    """The line in the function at ``def_line`` that calls ``callee`` (a short name)."""
+    found = _calls_of(path, def_line)
+    if found is None:
+        return None
+    node, calls = found
     wanted = callee.rsplit(".", 1)[-1].strip("<>")
-    calls = _own_calls(node)
     match = _best_match(calls, wanted)
     if match is None:
         return None
@@ -99,9 +138,12 @@ def find_call(path: str, def_line: int, callee: str) -> CallSite | None:
 
 
 def _best_match(calls, wanted: str):
-    exact = [c for c in calls if _call_name(c[0]) == wanted]
-    if exact:
-        return exact[0]
-    loose = [c for c in calls if _call_name(c[0]) and len(_call_name(c[0])) > 2
-             and (_call_name(c[0]) in wanted or wanted in _call_name(c[0]))]
-    return loose[0] if loose else None
+    """``calls`` are (call, awaited, name); the first with the wanted name, else the first
+    whose name and the wanted one contain each other."""
+    for call, awaited, name in calls:
+        if name == wanted:
+            return call, awaited
+    for call, awaited, name in calls:
+        if name and len(name) > 2 and (name in wanted or wanted in name):
+            return call, awaited
+    return None

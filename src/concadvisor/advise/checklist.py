@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..catalog import CPU_GIL, CPU_NOGIL, FAMILIES, IO_WAIT
 from .facts import MANY_CONNECTIONS, Facts
@@ -32,12 +33,16 @@ class Answer:
 
 def where(path: str, line: int) -> str:
     """``file:line`` relative to the current folder when the file is below it."""
+    return f"{_shown_path(path, os.getcwd())}:{line}"
+
+
+@lru_cache(maxsize=65536)
+def _shown_path(path: str, cwd: str) -> str:
     try:
-        rel = os.path.relpath(path)
-        path = path if rel.startswith("..") else rel
+        rel = os.path.relpath(path, cwd)
+        return path if rel.startswith("..") else rel
     except ValueError:
-        pass
-    return f"{path}:{line}"
+        return path
 
 
 def describe_site(site, category: str | None = None) -> str:
