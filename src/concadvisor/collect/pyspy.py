@@ -171,9 +171,6 @@ class Samplers:
                 views[kind] = read_speedscope(self.output(kind))
             except (OSError, ValueError):
                 views[kind] = []
-        if not views["every"]:
-            raise PySpyUnavailable(self._failure("every") if self._said("every") else
-                                   f"py-spy wrote no samples of process {pid}")
         return Sampling(every=views["every"], active=views["active"], gil=views["gil"],
                         pid=pid, wall_seconds=wall_seconds, rate=self.rate)
 
@@ -237,12 +234,21 @@ def run(spec, interpreter=None):
 def _wait_for_file(path: str, pid: int, timeout: float = ATTACH_SECONDS) -> None:
     """Until the runner says its interpreter is up (or it is gone, or time is up)."""
     deadline = time.monotonic() + timeout
-    while not os.path.exists(path) and time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return
+    while not os.path.exists(path) and time.monotonic() < deadline and _alive(pid):
         time.sleep(0.002)
+
+
+def _alive(pid: int) -> bool:
+    """Running (an ended child stays a zombie until it is waited for: that is not alive)."""
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc here: the signal test is all there is
+    return state not in ("Z", "X")
 
 
 def _write_word(path: str, word: str) -> None:
@@ -255,6 +261,8 @@ def _write_word(path: str, word: str) -> None:
 def sampling_notes(sampling: Sampling, measurement, counted: bool = False) -> list[str]:
     """What the reader should know about numbers that come from samples."""
     interval = measurement.extra.get("sample_interval", 1.0 / sampling.rate)
+    if not measurement.extra.get("samples"):
+        return [f"py-spy took no samples at {sampling.rate} Hz: the run was too short to sample"]
     calls = ("calls of your own functions and loops were counted exactly; calls inside "
              "libraries are the calls seen starting in the samples (a lower bound)" if counted else
              "call counts are the calls seen starting in the samples (a lower bound), not counted calls")

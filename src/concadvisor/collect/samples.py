@@ -4,9 +4,11 @@ Three samplers watch the target at the same rate: one keeps every sample (``--id
 one only the active ones (plain), one only those whose thread holds the GIL (``--gil``).
 For every leaf (thread, function, line) their counts say which share of the time there
 was waiting (idle), CPU holding the GIL, or CPU without it (active, GIL not held: native
-code that released it). A thread that is idle on a line with no waiting call is queueing
-for the GIL (py-spy sees a thread blocked on the GIL as idle): that is ``cpu_gil`` demand,
-kept apart in ``gil_wait`` as classification does for cProfile.
+code that released it). A thread that is idle on a line with no waiting call while other
+threads are busy is queueing for the GIL (py-spy sees a thread blocked on the GIL as
+idle): that is ``cpu_gil`` demand, kept apart in ``gil_wait`` as classification does for
+cProfile. The samplers keep their own pace, so their counts are first put on one scale
+(``_calibrate``).
 
 Seconds are sample counts times the sampling interval, the interval taken from the main
 thread (sampled at every tick) against the run's wall time. Functions are named as a
@@ -114,6 +116,9 @@ def measurement_from_samples(sampling: Sampling, *, library_paths=(), runner_fil
         wall = sampling.wall_seconds if main else len(thread.stacks) * interval
         threads.append({"thread": label, "wall_seconds": wall, "cpu_seconds": cpu,
                         "merged": False, "main": main})
+    if not any(t["main"] for t in threads):  # too short to be sampled: the run still was
+        threads.insert(0, {"thread": "MainThread", "wall_seconds": sampling.wall_seconds,
+                           "cpu_seconds": 0.0, "merged": False, "main": True})
     table = functions_frame(list(functions.values()))
     for column in (IO_WAIT, CPU_GIL, CPU_NOGIL, OTHER, "gil_wait"):
         table[column] = [row[column] for row in functions.values()]
@@ -203,18 +208,50 @@ def _leaf_shares(thread: ThreadSamples, active: Counter, gil: Counter, contended
     running = sum(min(max(counts[leaf][1], counts[leaf][2]), counts[leaf][0]) for leaf in python)
     queued = max(seen - running, 0) / seen if seen and contended else 0.0
     shares = {leaf: (queued, 1.0 - queued, 0.0) for leaf in python}
-    for leaf, (n, on_cpu, held) in counts.items():
+    pooled = defaultdict(lambda: [0.0, 0.0, 0.0])
+    for leaf, found in counts.items():
+        if leaf not in shares:
+            pooled[_line_class(leaf)] = [a + b for a, b in zip(pooled[_line_class(leaf)], found)]
+    priors = {kind: _split(*found, snap=False) for kind, found in pooled.items()}
+    for leaf, found in counts.items():
         if leaf in shares:
             continue
-        total = max(n, on_cpu, held)
-        running = min(max(on_cpu, held), total)
-        held = min(held, running)
-        idle, free = (total - running) / total, (running - held) / total
-        held = held / total
-        if not contended and _line_class(leaf) == "nogil" and running > 0:
+        kind = _line_class(leaf)
+        own = _split(*found)
+        weight = found[0] / (found[0] + PRIOR_SAMPLES)
+        idle, held, free = (weight * a + (1 - weight) * b for a, b in zip(own, priors[kind]))
+        if not contended and kind == "nogil" and held + free > 0:
             held, free, idle = held + idle * held / (held + free), free + idle * free / (held + free), 0.0
         shares[leaf] = (idle, held, free)
     return shares
+
+
+# A leaf seen this many times weighs as much as what its kind of line did in the thread.
+PRIOR_SAMPLES = 10
+
+
+def _split(every: float, active: float, gil: float, snap: bool = True) -> tuple[float, float, float]:
+    """(idle, GIL held, active without the GIL) shares from the three samplers' counts."""
+    total = max(every, active, gil)
+    if total <= 0:
+        return 0.0, 1.0, 0.0
+    running = min(max(active, gil), total)
+    held = min(gil, running)
+    if snap:
+        running = _beyond_noise(running, total)
+        held = _beyond_noise(min(held, running), running)
+    return (total - running) / total, held / total, (running - held) / total
+
+
+def _beyond_noise(part: float, whole: float) -> float:
+    """``part`` of ``whole`` samples, snapped to none or all of it when the rest is within
+    the samplers' disagreement (about twice the square root of the count)."""
+    margin = 2.0 * whole ** 0.5 + 1.0
+    if part <= margin and whole - part > margin:
+        return 0.0
+    if whole - part <= margin and part > margin:
+        return whole
+    return part
 
 
 def _line_class(leaf: Frame) -> str:
