@@ -789,6 +789,7 @@ def _start_counting():
     """Count calls of the user's own functions and loops (``call_counter.py``, loaded by
     path: it is stdlib-only too). Sampled runs use it for what samples cannot count."""
     global _COUNTER
+    script_folder = sys.path.pop(0)  # the stdlib modules it imports, not the user's namesakes
     try:
         import importlib.util
 
@@ -800,6 +801,8 @@ def _start_counting():
         _COUNTER = module
     except Exception:
         _COUNTER = None
+    finally:
+        sys.path.insert(0, script_folder)
 
 
 def _allow_ptrace():
