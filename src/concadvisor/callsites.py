@@ -108,13 +108,13 @@ def _thread_sites(thread, table, edges, codes: CodeMap) -> list[dict]:
     columns = list(table.columns)
     values = zip(*(table[c].tolist() for c in columns))
     rows = {fid: dict(zip(columns, row)) for fid, row in zip(table.index.tolist(), values)}
-    totals = _subtree_buckets(rows, edges)
-    user = {fid: codes.is_user(f) for fid, f in zip(table["func_id"], table["file"])}
+    user = {fid: codes.is_user(row["file"]) for fid, row in rows.items()}
+    totals = _subtree_buckets(rows, edges, user)
     callers = _callers(edges)
     event_loop_ids = {fid for fid in rows if _is_event_loop_step(fid)}
     sites = []
-    for caller_id, callee_id, calls, seconds, line in edges[
-            ["caller_id", "callee_id", "calls", "seconds", "line"]].itertuples(index=False):
+    for caller_id, callee_id, calls, seconds, line in _columns(
+            edges, "caller_id", "callee_id", "calls", "seconds", "line"):
         if not user.get(caller_id) or user.get(callee_id, False) or callee_id not in rows:
             continue
         callee_total = float(rows[callee_id]["total_seconds"]) or 1e-12
@@ -203,9 +203,15 @@ def _strongest_caller(func, callers, user):
 
 def _callers(edges) -> dict[str, list[tuple[str, float]]]:
     out: dict[str, list[tuple[str, float]]] = {}
-    for caller_id, callee_id, seconds in edges[["caller_id", "callee_id", "seconds"]].itertuples(index=False):
+    for caller_id, callee_id, seconds in _columns(edges, "caller_id", "callee_id", "seconds"):
         out.setdefault(callee_id, []).append((caller_id, float(seconds)))
     return out
+
+
+def _columns(frame: pd.DataFrame, *names: str):
+    """Rows of ``names`` as plain Python values (iterating pandas' string arrays row by row
+    costs microseconds a value)."""
+    return zip(*(frame[name].tolist() for name in names))
 
 
 def _is_event_loop_step(func_id: str) -> bool:
@@ -229,12 +235,16 @@ def _has_ancestor(func, targets, callers, limit=200) -> bool:
     return False
 
 
-def _subtree_buckets(rows, edges) -> dict[str, np.ndarray]:
+def _subtree_buckets(rows, edges, user=None) -> dict[str, np.ndarray]:
     """Category (and wait family) seconds under each function, self time included.
 
     A callee's subtree is shared among its callers in proportion to the seconds each
-    edge carried; recursion edges back into the current path are ignored.
+    edge carried; recursion edges back into the current path are ignored. Time that
+    re-enters the user's code (``asyncio.run`` running the user's coroutines, a library
+    calling back) stays out: it belongs to the user's own call sites further down, and
+    counting it twice would make one ``asyncio.run`` look like the program's only wait.
     """
+    user = user or {}
     own: dict[str, np.ndarray] = {}
     family_index = {name: len(CATEGORIES) + i for i, name in enumerate(FAMILY_NAMES)}
     cols = list(CATEGORIES)
@@ -246,7 +256,7 @@ def _subtree_buckets(rows, edges) -> dict[str, np.ndarray]:
             vector[family_index[family]] = values[0]  # io_wait seconds of this family
         own[fid] = vector
     children: dict[str, list[tuple[str, float]]] = {}
-    for caller_id, callee_id, seconds in edges[["caller_id", "callee_id", "seconds"]].itertuples(index=False):
+    for caller_id, callee_id, seconds in _columns(edges, "caller_id", "callee_id", "seconds"):
         if caller_id != callee_id:
             children.setdefault(caller_id, []).append((callee_id, float(seconds)))
     totals: dict[str, np.ndarray] = {}
@@ -268,7 +278,7 @@ def _subtree_buckets(rows, edges) -> dict[str, np.ndarray]:
             else:
                 vector = own[node].copy()
                 for child, seconds in children.get(node, ()):
-                    if child in totals:
+                    if child in totals and not user.get(child):
                         child_total = float(rows[child]["total_seconds"]) if child in rows else 0.0
                         if child_total > 0:
                             vector += totals[child] * min(seconds / child_total, 1.0)

@@ -22,6 +22,9 @@ from .table import Measurement
 # A thread counts as one that did work if it used this share of the run's wall time as
 # CPU, or is the main thread. Server threads of a sample app idling in select don't.
 WORKING_THREAD_CPU_SHARE = 0.03
+# ...and this share of its own lifetime: a server thread that accepts connections all run
+# long uses some CPU in total, but it mostly sits in select.
+WORKING_THREAD_BUSY_SHARE = 0.10
 
 
 def classify(measurement: Measurement) -> Measurement:
@@ -112,7 +115,8 @@ def _mark_working_threads(measurement: Measurement) -> None:
     threads = measurement.threads
     cpu = pd.to_numeric(threads["cpu_seconds"], errors="coerce").fillna(0.0)
     threshold = WORKING_THREAD_CPU_SHARE * max(measurement.wall_seconds, 1e-9)
-    working = cpu >= threshold
+    lifetime = pd.to_numeric(threads["wall_seconds"], errors="coerce").fillna(0.0).clip(lower=1e-9)
+    working = (cpu >= threshold) & (cpu >= WORKING_THREAD_BUSY_SHARE * lifetime)
     main = threads["main"].astype(bool)
     if not (working & ~main).any() or not _main_waits_for_workers(measurement):
         working = working | main

@@ -37,6 +37,7 @@ class Measurement:
     library_paths: list[str] = field(default_factory=list)
     runner_file: str = ""
     children_cpu_seconds: float = 0.0
+    process_cpu_seconds: float = 0.0  # the whole process (every thread), from rusage
     notes: list[str] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
 

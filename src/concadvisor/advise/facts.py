@@ -34,6 +34,7 @@ class Facts:
     uses_threads: bool
     uses_processes: bool
     event_loop_wait_seconds: float
+    background_cpu: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     # --- derived views ----------------------------------------------------------------
@@ -71,6 +72,10 @@ class Facts:
             return 0.0
         blocking = sites.apply(_through_blocking_api, axis=1)
         return float(sites.loc[blocking, IO_WAIT].sum()) / total
+
+    def background_cpu_seconds(self) -> float:
+        """CPU the process spent outside the working threads (idle-looking servers, helpers)."""
+        return self.background_cpu
 
     def cpu_seconds(self) -> float:
         return max(self.seconds[CPU_GIL] - self.seconds.get("gil_wait", 0.0), 0.0) + self.seconds[CPU_NOGIL]
@@ -114,7 +119,23 @@ def gather_facts(measurement: Measurement) -> Facts:
         uses_threads=uses_threads,
         uses_processes=uses_processes,
         event_loop_wait_seconds=float(loop_wait[IO_WAIT].sum()) if uses_asyncio else 0.0,
+        background_cpu=_background_cpu(measurement),
     )
+
+
+def _background_cpu(measurement: Measurement) -> float:
+    """CPU of the threads that don't count as working (an in-process server, helpers).
+
+    A sampler can miss short-lived threads, so there the process's own CPU clock minus
+    the working threads' is used when it says more.
+    """
+    threads = measurement.threads
+    cpu = pd.to_numeric(threads["cpu_seconds"], errors="coerce").fillna(0.0)
+    counted = threads["counted"].astype(bool) if "counted" in threads else threads["main"].astype(bool)
+    idle_threads = float(cpu[~counted].sum())
+    if measurement.backend == "pyspy" and measurement.process_cpu_seconds > 0:
+        return max(idle_threads, measurement.process_cpu_seconds - float(cpu[counted].sum()))
+    return idle_threads
 
 
 def _main_waits_on_threads(measurement: Measurement) -> bool:

@@ -71,7 +71,8 @@ def work_from_facts(f: Facts) -> Work:
             repeats = max(f.cores, 2)
     return Work(overlappable_wait=over, single_wait=io - over,
                 cpu_gil=max(f.seconds[CPU_GIL] - gil_wait, 0.0), cpu_nogil=f.seconds[CPU_NOGIL],
-                other=f.seconds[OTHER], repeats=repeats, cores=f.cores, gil_enabled=f.gil_enabled)
+                other=f.seconds[OTHER], repeats=repeats, cores=f.cores, gil_enabled=f.gil_enabled,
+                background_cpu=f.background_cpu_seconds())
 
 
 def current_model(f: Facts) -> str:

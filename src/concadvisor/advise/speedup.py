@@ -7,16 +7,18 @@ The work is the measured seconds of the working threads:
     G  CPU holding the GIL (true CPU: time spent queueing for the GIL is left out)
     N  CPU in native code that releases the GIL
     O  other (profiler gaps, start-up)
+    B  CPU of the process's other threads (an in-process server, helpers): it already
+       runs beside the work today, but it needs the GIL and stays in this process
     c  this machine's cores; L the lanes a model runs side by side
 
 Each model is bounded by its scarcest resource. The lanes bound: (W + G + N) / L, every
 lane busy. The GIL bound: one GIL per process, so G is serial inside a process unless
 the build is free-threaded. The core bound: (G + N) / c. What happens once stays serial:
 
-    threads                  Ws + O + max((W+G+N)/L,  G,        (G+N)/c),  L = min(k, 32)
-    asyncio                  Ws + O + max((W+G+N)/L,  G + N),              L = min(k, 1000)
-    multiprocessing          Ws + O + max((W+G+N)/P,  (G+N)/c) + P*s,      P = min(k, c)
-    asyncio+multiprocessing  Ws + O + max((W+G+N)/L,  (G+N)/P) + P*s,      P = min(k, c)
+    threads                  Ws + O + max((W+G+N)/L,  G + B,  (G+N+B)/c),  L = min(k, 32)
+    asyncio                  Ws + O + max((W+G+N)/L,  G + N,  G + B),      L = min(k, 1000)
+    multiprocessing          Ws + O + max((W+G+N)/P,  (G+N)/c,  B) + P*s,  P = min(k, c)
+    asyncio+multiprocessing  Ws + O + max((W+G+N)/L,  (G+N)/P,  B) + P*s,  P = min(k, c)
 
 where s is the cost of starting one worker process (about 0.05 s here). On a
 free-threaded build the threads' GIL bound drops out. The estimate is today's time
@@ -43,6 +45,7 @@ class Work:
     repeats: int
     cores: int
     gil_enabled: bool = True
+    background_cpu: float = 0.0
 
     @property
     def today(self) -> float:
@@ -53,24 +56,24 @@ def model_seconds(work: Work, model: str, cores: int | None = None) -> float:
     """Predicted wall seconds of the work under ``model`` on ``cores`` cores."""
     c = max(cores or work.cores, 1)
     k = max(work.repeats, 1)
-    W, G, N = work.overlappable_wait, work.cpu_gil, work.cpu_nogil
+    W, G, N, B = work.overlappable_wait, work.cpu_gil, work.cpu_nogil, work.background_cpu
     serial = work.single_wait + work.other
     if model == "threads":
         lanes = min(k, THREAD_POOL_LANES)
-        gil_bound = G if work.gil_enabled else 0.0
-        return serial + max((W + G + N) / lanes, gil_bound, (G + N) / c)
+        gil_bound = G + B if work.gil_enabled else 0.0
+        return serial + max((W + G + N) / lanes, gil_bound, (G + N + B) / c)
     if model == "asyncio":
         lanes = min(k, EVENT_LOOP_LANES)
-        return serial + max((W + G + N) / lanes, G + N)
+        return serial + max((W + G + N) / lanes, G + N, G + B)
     if model == "multiprocessing":
         procs = min(k, c)
         start = procs * PROCESS_START_SECONDS if procs > 1 else 0.0
-        return serial + max((W + G + N) / procs, (G + N) / c) + start
+        return serial + max((W + G + N) / procs, (G + N) / c, B) + start
     if model == "asyncio+multiprocessing":
         lanes = min(k, EVENT_LOOP_LANES)
         procs = min(k, c)
         start = procs * PROCESS_START_SECONDS if procs > 1 else 0.0
-        return serial + max((W + G + N) / lanes, (G + N) / procs) + start
+        return serial + max((W + G + N) / lanes, (G + N) / procs, B) + start
     return work.today
 
 

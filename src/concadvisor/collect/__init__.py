@@ -65,6 +65,7 @@ def collect(spec: TargetSpec, backend: str = "auto", progress=None) -> Measureme
         measurement.notes.append(fallback)
     measurement.notes.extend(outcome_notes(outcome))
     measurement.target = target_info(spec, outcome)
+    measurement.process_cpu_seconds = float((outcome.raw or {}).get("process_cpu_seconds") or 0.0)
     note = missing_note(outcome.raw, spec)
     if note:
         measurement.notes.append(note)
