@@ -15,19 +15,29 @@ LABELS = {"io_wait": "Waiting (I/O, sleep, locks, child processes)",
 MODEL_NAMES = {"asyncio": "asyncio", "threads": "threads", "multiprocessing": "multiprocessing",
                "asyncio+multiprocessing": "asyncio + a process pool", "none": "no change"}
 
-_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&#])")
+_BLOCK_START = re.compile(r"^(\s*\d{0,9})([-+.)])(?=\s|$)")  # would start a list
+_BACKTICKS = re.compile(r"`+")
+
+
+def _one_line(text) -> str:
+    """Every kind of line break (\\r, \\n, \\u2028...) as a space: a table row is one line."""
+    return " ".join(str(text).splitlines())
 
 
 def md(text) -> str:
     """Escape Markdown and HTML in names that come from the user's program."""
-    return _SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+    return _BLOCK_START.sub(r"\1\\\2", _SPECIAL.sub(r"\\\1", _one_line(text)))
 
 
 def code(text) -> str:
-    """Inline code that survives backticks and pipes in the text."""
-    text = str(text).replace("\n", " ").replace("|", "\\|")
-    fence = "``" if "`" in text else "`"
-    return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
+    """Inline code that survives backticks and pipes in the text: the fence is longer
+    than any run of backticks inside, padded when the text starts or ends with one."""
+    text = _one_line(text).replace("|", "\\|")
+    fence = "`" * (max((len(run) for run in _BACKTICKS.findall(text)), default=0) + 1)
+    pad = " " if (text[:1] == "`" or text[-1:] == "`"
+                  or (text[:1] == " " and text[-1:] == " " and text.strip())) else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 class MarkdownRenderer(Renderer):
@@ -71,7 +81,7 @@ class MarkdownRenderer(Renderer):
         table = _table(["", ""], rows)
         chart = (f"\n\n![Where the time went: the split by category, the hot call sites and the threads]"
                  f"({self.chart})" if self.chart else "")
-        title = md(argv.split(" ")[0] if argv else "target")
+        title = md((target.get("argv") or ["target"])[0])
         return f"# concadvisor report: {title}\n\n{verdict}{reasons}{partial}\n\n{table}{chart}\n"
 
     def _split(self, r: Result) -> str:
