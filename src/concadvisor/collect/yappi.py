@@ -23,6 +23,9 @@ def measurement_from_raw(raw: dict) -> Measurement:
     awaited = _take_out_suspended_time(measurement)
     if awaited > 0:
         measurement.extra["awaited_seconds"] = round(awaited, 4)
+        measurement.notes.append(
+            f"yappi counts a coroutine's time suspended in await as its own: {awaited:.2f} s of "
+            "it was taken out (the event loop's wait already holds that time)")
     return measurement
 
 
