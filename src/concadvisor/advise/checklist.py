@@ -51,8 +51,16 @@ def describe_site(site, category: str | None = None) -> str:
     per_call = seconds / calls if calls else seconds
     what = site["callee"] if site["callee"] != "(own code)" else f"{site['user_function']}() own code"
     text = (f"{what} in {site['user_function']}() at {where(site['file'], site['line'])}: "
-            f"{seconds:.2f} s over {calls} call{'s' if calls != 1 else ''} ({per_call * 1000:.1f} ms each)")
+            f"{seconds:.2f} s over {calls} call{'s' if calls != 1 else ''} ({_duration(per_call)} each)")
     return text
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 1.0:
+        return f"{seconds:.2f} s"
+    if seconds >= 0.001:
+        return f"{seconds * 1000:.1f} ms"
+    return f"{seconds * 1e6:.1f} µs"
 
 
 def _level(share: float) -> str:
