@@ -735,3 +735,162 @@ def test_outputs_are_replaced_whole_never_rewritten_in_place(tmp_path):
     for name in names:
         if (tmp_path / name).exists():
             assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~mask, name
+
+
+# --- hostile result files and names (property-based) --------------------------------
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12)
+NAMES = st.text(st.characters(whitelist_categories=("L", "N", "P", "S", "Zs")), min_size=1, max_size=24) \
+    .map(lambda text: " ".join(text.split())).filter(bool)
+FUZZ = settings(max_examples=150, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+@pytest.fixture(scope="module")
+def real_result(tmp_path_factory):
+    """A result from a real run with findings, hotspots, threads and a recommendation."""
+    folder = tmp_path_factory.mktemp("real")
+    target = script(folder, '''
+        import threading, time
+        def fetch(i):
+            time.sleep(0.05)
+        threads = [threading.Thread(target=lambda: [spin() for _ in range(20)]) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for i in range(8):
+            fetch(i)
+        for t in threads:
+            t.join()
+    ''')
+    done, data, _ = profile(folder, target)
+    assert done.returncode == 0, done.stderr
+    return data
+
+
+def _render_everything(result) -> str:
+    from concadvisor.renderers import JSONRenderer, MarkdownRenderer, TerminalRenderer
+    from concadvisor.renderers.compare import CompareRenderer
+
+    page = MarkdownRenderer(chart="chart.png").render(result)
+    TerminalRenderer().render(result)
+    JSONRenderer().render(result)
+    CompareRenderer().render(result, result)
+    return page
+
+
+def _load_or_refuse(tmp_path, data):
+    """``load`` either gives a Result that every renderer renders, or one ResultError line."""
+    from concadvisor.result import ResultError, load
+
+    path = tmp_path / "fuzzed.json"
+    path.write_text(json.dumps(data, allow_nan=True))
+    try:
+        result = load(str(path))
+    except ResultError as exc:
+        assert "\n" not in str(exc) and str(exc)
+        return None
+    _render_everything(result)
+    return result
+
+
+def _paths(value, here=()):
+    yield here
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _paths(child, here + (key,))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _paths(child, here + (index,))
+
+
+@FUZZ
+@given(data=JSON_VALUES)
+def test_any_json_loads_as_a_result_or_is_refused_in_one_line(tmp_path, data):
+    _load_or_refuse(tmp_path, data)
+
+
+@FUZZ
+@given(choice=st.data())
+def test_a_real_result_with_any_part_replaced_renders_or_is_refused(tmp_path, real_result, choice):
+    data = json.loads(json.dumps(real_result))
+    paths = [p for p in _paths(data) if p]
+    for _ in range(choice.draw(st.integers(1, 3))):
+        path = choice.draw(st.sampled_from(paths))
+        parent = data
+        try:
+            for step in path[:-1]:
+                parent = parent[step]
+            if choice.draw(st.booleans()) and isinstance(parent, dict):
+                del parent[path[-1]]
+            else:
+                parent[path[-1]] = choice.draw(JSON_VALUES)
+        except (KeyError, IndexError, TypeError):  # an earlier change moved it
+            continue
+    _load_or_refuse(tmp_path, data)
+
+
+@FUZZ
+@given(function=NAMES, location=NAMES, thread=NAMES, error=NAMES, arg=NAMES, note=NAMES)
+def test_names_of_any_kind_are_escaped_in_the_report(real_result, function, location, thread,
+                                                      error, arg, note):
+    from concadvisor.result import Result
+
+    data = json.loads(json.dumps(real_result))
+    data["hotspots"][0].update(function=function, location=location)
+    data["target"].update(argv=[arg, arg], error=error)
+    data["threads"][0]["name"] = thread
+    data["notes"] = [note]
+    page = _render_everything(Result.from_dict(data))
+    assert_safe_markdown(page, function, location, thread, error, arg, note)
+
+
+# --- the runner under each interpreter ----------------------------------------------
+
+PYENV = Path("/root/.pyenv/versions")
+
+
+def _pythons():
+    found = [pytest.param(sys.executable, id="own")]
+    for version in ("3.9.18", "3.12.1", "3.13.0"):
+        path = PYENV / version / "bin" / "python"
+        found.append(pytest.param(str(path), id=version, marks=pytest.mark.skipif(
+            not path.exists(), reason=f"Python {version} is not installed")))
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("python", _pythons())
+def test_snapshots_leave_no_trace_in_the_profile_and_survive_sigkill(tmp_path, python):
+    """From 3.12 one profiler sees every thread: the snapshot thread must make no call it
+    records (its sleep would show up as a wait in the target's own code)."""
+    target = script(tmp_path, "import os, signal\nwork(2.6)\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    done, data, _ = profile(tmp_path, target, "--python", python)
+    assert done.returncode == 0, done.stderr
+    assert data["target"]["snapshot"] is True and data["target"]["signal"] == signal.SIGKILL
+    assert "spin" in measured(data)
+    assert not [h for h in data["hotspots"] if "sleep" in str(h["function"])], data["hotspots"]
+    assert data["categories"]["io_wait"] < 0.05, data["categories"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("python", _pythons())
+def test_stderr_is_what_python_itself_prints(tmp_path, python):
+    """A fork with no thread of the target's own gets no 3.12+ threads warning (the
+    snapshot thread is ours); a syntax error and a traceback read as Python prints them."""
+    cases = {
+        "forks.py": "import os\nwork(0.8)\npid = os.fork()\nif pid == 0:\n    os._exit(0)\nos.waitpid(pid, 0)\n",
+        "raises.py": "work(0.2)\nraise KeyError('missing')\n",
+        "broken.py": "work(0.2)\nif True\n",
+    }
+    for name, body in cases.items():
+        folder = tmp_path / name.replace(".py", "")
+        target = script(folder, body, name=name)
+        plain = subprocess.run([python, target], capture_output=True, text=True, cwd=folder)
+        done, _, _ = profile(folder, target, "--python", python)
+        assert plain.stderr in done.stderr, (name, plain.stderr, done.stderr)
+        assert done.stderr.count("Warning") == plain.stderr.count("Warning"), (name, done.stderr)

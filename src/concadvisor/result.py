@@ -202,7 +202,7 @@ def _fits(value, kind: str) -> bool:
     if kind == "mapping":
         return isinstance(value, dict)
     if kind == "cores":
-        return isinstance(value, dict) and all(str(k).strip().isdigit() for k in value)
+        return isinstance(value, dict) and all(str(k).strip().isdecimal() for k in value)
     if kind == "list":
         return isinstance(value, list)
     raise ValueError(kind)

@@ -148,6 +148,7 @@ def _cprofile_threads(backend, run=None, ready=None):
     the work. Hence its unusual style; the final save runs the same code.
     """
     if ready is not None:  # started before the profiler: say so once this frame runs
+        run.snapshotting = True
         for _ in _starmap(ready.release, _NO_ARGS):
             pass
     delay = SNAPSHOT_FIRST
@@ -160,6 +161,7 @@ def _cprofile_threads(backend, run=None, ready=None):
             if run.saved:
                 for _ in _starmap(run.lock.release, _NO_ARGS):
                     pass
+                run.snapshotting = False
                 return None
         for began in _starmap(_perf_counter, _NO_ARGS):
             pass
@@ -191,6 +193,7 @@ def _cprofile_threads(backend, run=None, ready=None):
                     pass
                 for _ in _starmap(_gc_disable, _NO_ARGS):
                     pass
+                backend.gc_paused = collecting  # a fork now must turn it back on in the child
                 try:
                     for entries in _starmap(record.profiler.getstats, _NO_ARGS):
                         pass
@@ -198,6 +201,7 @@ def _cprofile_threads(backend, run=None, ready=None):
                     if collecting:
                         for _ in _starmap(_gc_enable, _NO_ARGS):
                             pass
+                    backend.gc_paused = False
                 rows, functions, keys = {}, [], []
                 for entry in entries:
                     code = entry.code
@@ -555,6 +559,7 @@ class _Run:
         self.started = True  # False when the target failed before any of its code ran
         self.snapshots = 0
         self.snapshot_seconds = 0.0
+        self.snapshotting = False  # the snapshot thread is running
         self.base = {}  # the fields every snapshot copies (set before the target starts)
 
     def payload(self):
@@ -723,9 +728,55 @@ def _install_exit_hooks(run):
                 backend.main.profiler.disable()
         except Exception:
             pass
+        # The snapshot thread is gone in the child: what it held must not stay held.
+        run.lock = threading.RLock()
+        if hasattr(run.backend, "lock"):
+            run.backend.lock = threading.Lock()
+        if getattr(run.backend, "gc_paused", False):
+            gc.enable()
+        _fork_warning_back()
 
     if hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=in_forked_child)
+        os.register_at_fork(before=lambda: _hide_fork_warning(run), after_in_child=in_forked_child)
+
+
+_FORK_WARNING = []
+
+
+def _hide_fork_warning(run):
+    """From 3.12 os.fork() warns when the process has threads. When the only other thread
+    is the snapshot thread, the target would not have seen that warning: hide it. The
+    filter stays until the next fork decides again (3.13 warns after the after-fork hooks)."""
+    _fork_warning_back()
+    if sys.version_info < (3, 12) or not run.snapshotting:
+        return
+    try:
+        with open("/proc/self/status") as status:
+            threads = [int(line.split()[1]) for line in status if line.startswith("Threads:")]
+    except (OSError, ValueError, IndexError):
+        return
+    if threads and threads[0] <= 2:
+        import warnings
+
+        warnings.filterwarnings("ignore", message=r"This process \(pid=\d+\) is multi-threaded",
+                                category=DeprecationWarning)
+        _FORK_WARNING.append(warnings.filters[0])
+
+
+def _fork_warning_back():
+    """Take the filter out again (an ignore filter leaves nothing cached behind it)."""
+    if not _FORK_WARNING:
+        return
+    import warnings
+
+    while _FORK_WARNING:
+        try:
+            warnings.filters.remove(_FORK_WARNING.pop())
+        except ValueError:
+            pass
+    mutated = getattr(warnings, "_filters_mutated", None)
+    if mutated is not None:
+        mutated()
 
 
 def _mark_saving(run):
