@@ -72,7 +72,14 @@ def work_from_facts(f: Facts) -> Work:
     return Work(overlappable_wait=over, single_wait=io - over,
                 cpu_gil=max(f.seconds[CPU_GIL] - gil_wait, 0.0), cpu_nogil=f.seconds[CPU_NOGIL],
                 other=f.seconds[OTHER], repeats=repeats, cores=f.cores, gil_enabled=f.gil_enabled,
-                background_cpu=f.background_cpu_seconds())
+                background_cpu=f.background_cpu_seconds(), cpu_pieces=_cpu_pieces(cpu_sites))
+
+
+def _cpu_pieces(cpu_sites) -> int:
+    """How many pieces of CPU work a process pool would be handed: the CPU unit's repeats."""
+    if cpu_sites is None or not len(cpu_sites):
+        return 0
+    return int(cpu_sites.iloc[0]["repeats"])
 
 
 def current_model(f: Facts) -> str:

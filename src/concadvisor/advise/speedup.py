@@ -17,10 +17,14 @@ the build is free-threaded. The core bound: (G + N) / c. What happens once stays
 
     threads                  Ws + O + max((W+G+N)/L,  G + B,  (G+N+B)/c),  L = min(k, 32)
     asyncio                  Ws + O + max((W+G+N)/L,  G + N,  G + B),      L = min(k, 1000)
-    multiprocessing          Ws + O + max((W+G+N)/P,  (G+N)/c,  B) + P*s,  P = min(k, c)
-    asyncio+multiprocessing  Ws + O + max((W+G+N)/L,  (G+N)/P,  B) + P*s,  P = min(k, c)
+    multiprocessing          Ws + O + max((W+G+N)/P,  (G+N)/c,  B + u*d) + P*s,  P = min(k, c)
+    asyncio+multiprocessing  Ws + O + max((W+G+N)/L,  (G+N)/P,  B + u*d) + P*s,  P = min(k, c)
 
-where s is the cost of starting one worker process (about 0.05 s here). On a
+where s is the cost of starting one worker process (about 0.05 s here). Handing the u
+CPU pieces to processes costs the parent u*d more: d is about 5 us a piece with a chunked
+``pool.map`` and about 120 us with one ``run_in_executor`` per piece (measured here with
+ProcessPoolExecutor on 2 workers), so a mix with thousands of tiny CPU pieces gains less
+from asyncio plus a process pool than the bounds alone say. On a
 free-threaded build the threads' GIL bound drops out. The estimate is today's time
 (W + Ws + G + N + O) divided by the model's time.
 """
@@ -29,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PROCESS_START_SECONDS = 0.05
+DISPATCH_SECONDS = {"multiprocessing": 5e-6, "asyncio+multiprocessing": 120e-6}
 THREAD_POOL_LANES = 32
 EVENT_LOOP_LANES = 1000
 
@@ -46,6 +51,7 @@ class Work:
     cores: int
     gil_enabled: bool = True
     background_cpu: float = 0.0
+    cpu_pieces: int = 0  # CPU units a process pool would be handed (0: same as repeats)
 
     @property
     def today(self) -> float:
@@ -68,12 +74,14 @@ def model_seconds(work: Work, model: str, cores: int | None = None) -> float:
     if model == "multiprocessing":
         procs = min(k, c)
         start = procs * PROCESS_START_SECONDS if procs > 1 else 0.0
-        return serial + max((W + G + N) / procs, (G + N) / c, B) + start
+        dispatch = (work.cpu_pieces or k) * DISPATCH_SECONDS[model]
+        return serial + max((W + G + N) / procs, (G + N) / c, B + dispatch) + start
     if model == "asyncio+multiprocessing":
         lanes = min(k, EVENT_LOOP_LANES)
         procs = min(k, c)
         start = procs * PROCESS_START_SECONDS if procs > 1 else 0.0
-        return serial + max((W + G + N) / lanes, (G + N) / procs, B) + start
+        dispatch = (work.cpu_pieces or k) * DISPATCH_SECONDS[model]
+        return serial + max((W + G + N) / lanes, (G + N) / procs, B + dispatch) + start
     return work.today
 
 

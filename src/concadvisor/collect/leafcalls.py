@@ -175,10 +175,18 @@ def _candidates(dotted: str, aliases: dict):
     yield from _catalog_methods(method)
 
 
+# Method names too common to name a native by: ``counts.get(k)`` is not a queue wait,
+# ``d.update(x)`` not a hash. On such lines the sampler's own state decides instead.
+GENERIC_METHODS = frozenset({"get", "put", "update", "join", "wait", "run", "close", "open",
+                             "read", "write", "send", "copy", "pop", "clear", "items", "start"})
+
+
 @lru_cache(maxsize=1024)
 def _catalog_methods(method: str) -> tuple[str, ...]:
     """Catalog names whose last part matches a method name (``recv_into`` ->
     ``_socket.socket.recv_into``); wildcard-only last parts (``builtins.*``) don't count."""
+    if method in GENERIC_METHODS:
+        return ()
     found = []
     for kind in CATALOG:
         owner, _, last = kind.pattern.rpartition(".")
