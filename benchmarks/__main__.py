@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import calibration, overhead, speedup
+from . import calibration, overhead, speedup, verdicts
 from .common import median
 
 BACKENDS = ("auto", "cprofile", "yappi", "pyspy")
@@ -15,7 +15,7 @@ BACKENDS = ("auto", "cprofile", "yappi", "pyspy")
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("which", nargs="?", default="all", choices=("calibration", "overhead", "speedup", "all"))
+    parser.add_argument("which", nargs="?", default="all", choices=("calibration", "overhead", "speedup", "verdicts", "all"))
     parser.add_argument("--quick", action="store_true", help="one small case each (the tests' smoke mode)")
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--repeats", type=int, default=3)
@@ -36,6 +36,11 @@ def main(argv=None) -> int:
         print(text)
         if factors:
             print(f"\nworst error factor {max(factors):.2f}, median {median(factors):.2f}\n", flush=True)
+    if args.which == "verdicts":
+        text, right, total = verdicts.run(backends, quick=args.quick)
+        print("## verdicts: each sample app under each backend\n")
+        print(text)
+        print(f"\n{right} of {total} runs got the expected model\n", flush=True)
     return 0
 
 
