@@ -124,8 +124,7 @@ def group_gone(pgid: int, timeout: float = 10.0) -> bool:
 
 # --- the target fails ----------------------------------------------------------------
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_raising_target_keeps_its_profile_and_shows_its_own_traceback(tmp_path, backend):
+def test_raising_target_keeps_its_profile_and_shows_its_own_traceback(tmp_path):
     target = script(tmp_path, '''
         def fail():
             raise ValueError("broken <on purpose>")
@@ -134,7 +133,7 @@ def test_raising_target_keeps_its_profile_and_shows_its_own_traceback(tmp_path, 
         fail()
     ''')
     plain = subprocess.run([sys.executable, target], capture_output=True, text=True, cwd=tmp_path)
-    done, data, report = profile(tmp_path, target, backend=backend)
+    done, data, report = profile(tmp_path, target)
     assert done.returncode == 0, done.stderr
     assert plain.stderr.startswith("Traceback") and plain.stderr in done.stderr
     no_traceback_of_ours(done.stderr)
@@ -147,7 +146,6 @@ def test_raising_target_keeps_its_profile_and_shows_its_own_traceback(tmp_path, 
 @pytest.mark.parametrize("ending, code, says", [
     ("sys.exit(3)", 3, None),
     ("sys.exit('giving up')", 1, "giving up"),
-    ("raise SystemExit", 0, None),
 ])
 def test_sys_exit_code_is_recorded(tmp_path, ending, code, says):
     target = script(tmp_path, f"import sys\nwork(0.3)\n{ending}\n")
@@ -168,16 +166,16 @@ def test_os_exit_saves_before_leaving(tmp_path):
     assert "spin" in measured(data)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("how, signum", [
-    ("os.kill(os.getpid(), signal.SIGTERM)", signal.SIGTERM),
-    ("os.kill(os.getpid(), signal.SIGKILL)", signal.SIGKILL),
-    ("os.abort()", signal.SIGABRT),
+@pytest.mark.parametrize("how, signum, backend", [
+    ("os.kill(os.getpid(), signal.SIGTERM)", signal.SIGTERM, "cprofile"),
+    ("os.kill(os.getpid(), signal.SIGKILL)", signal.SIGKILL, "cprofile"),
+    ("os.abort()", signal.SIGABRT, "cprofile"),
+    ("os.kill(os.getpid(), signal.SIGKILL)", signal.SIGKILL, "auto"),
 ])
 def test_target_killed_by_a_signal_keeps_what_was_measured(tmp_path, how, signum, backend):
     """SIGTERM is caught and saved; nothing can be saved at SIGKILL or an abort, so the
     runner's last snapshot (every second or so) is what the report shows."""
-    target = script(tmp_path, f"import os, signal\nwork(1.8)\n{how}\n")
+    target = script(tmp_path, f"import os, signal\nwork(0.9)\n{how}\n")
     done, data, report = profile(tmp_path, target, backend=backend)
     assert done.returncode == 0, done.stderr
     assert data["target"]["signal"] == signum
@@ -228,13 +226,13 @@ def test_syntax_error_in_an_imported_module_keeps_the_profile(tmp_path):
 def test_timeout_stops_a_never_ending_target_within_a_second(tmp_path, backend):
     target = script(tmp_path, "while True:\n    work(0.1)\n    time.sleep(0.01)\n")
     started = time.monotonic()
-    done, data, _ = profile(tmp_path, target, "--timeout", "2", backend=backend)
+    done, data, _ = profile(tmp_path, target, "--timeout", "1.5", backend=backend)
     elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stderr
     assert data["target"]["timed_out"] is True
-    assert 1.5 <= data["wall_seconds"] <= 3.0, data["wall_seconds"]
+    assert 1.2 <= data["wall_seconds"] <= 2.5, data["wall_seconds"]
     assert "spin" in measured(data)
-    assert elapsed < 2 + 30
+    assert elapsed < 1.5 + 30
 
 
 def test_timeout_kills_a_target_that_ignores_sigterm(tmp_path):
@@ -244,7 +242,7 @@ def test_timeout_kills_a_target_that_ignores_sigterm(tmp_path):
         while True:
             work(0.1)
     ''')
-    done, data, _ = profile(tmp_path, target, "--timeout", "2")
+    done, data, _ = profile(tmp_path, target, "--timeout", "1")
     assert done.returncode == 0, done.stderr
     assert data["target"]["timed_out"] is True and data["target"]["signal"] == signal.SIGKILL
     assert data["target"]["snapshot"] is True and "spin" in measured(data)
@@ -263,7 +261,7 @@ def test_ctrl_c_to_the_process_group_stops_the_target_and_keeps_the_result(tmp_p
     target = script(tmp_path, 'print("ready", flush=True)\nwhile True:\n    work(0.1)\n')
     proc = _start_in_own_group(tmp_path, target, backend=backend)
     read_until(proc.stdout.fileno(), b"ready")
-    time.sleep(1.0)
+    time.sleep(0.6)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err.decode()
@@ -747,7 +745,7 @@ JSON_VALUES = st.recursive(
     max_leaves=12)
 NAMES = st.text(st.characters(whitelist_categories=("L", "N", "P", "S", "Zs")), min_size=1, max_size=24) \
     .map(lambda text: " ".join(text.split())).filter(bool)
-FUZZ = settings(max_examples=150, deadline=None,
+FUZZ = settings(max_examples=100, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
@@ -854,21 +852,20 @@ def test_names_of_any_kind_are_escaped_in_the_report(real_result, function, loca
 PYENV = Path("/root/.pyenv/versions")
 
 
-def _pythons():
-    found = [pytest.param(sys.executable, id="own")]
-    for version in ("3.9.18", "3.12.1", "3.13.0"):
-        path = PYENV / version / "bin" / "python"
-        found.append(pytest.param(str(path), id=version, marks=pytest.mark.skipif(
-            not path.exists(), reason=f"Python {version} is not installed")))
-    return found
+def _python(version: str, *more):
+    if version == "own":
+        return pytest.param(sys.executable, *more, id="-".join(["own", *more]))
+    path = PYENV / version / "bin" / "python"
+    return pytest.param(str(path), *more, id="-".join([version, *more]), marks=pytest.mark.skipif(
+        not path.exists(), reason=f"Python {version} is not installed"))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("python", _pythons())
+@pytest.mark.parametrize("python", [_python(v) for v in ("own", "3.12.1", "3.13.0")])
 def test_snapshots_leave_no_trace_in_the_profile_and_survive_sigkill(tmp_path, python):
     """From 3.12 one profiler sees every thread: the snapshot thread must make no call it
     records (its sleep would show up as a wait in the target's own code)."""
-    target = script(tmp_path, "import os, signal\nwork(2.6)\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    target = script(tmp_path, "import os, signal\nwork(1.2)\nos.kill(os.getpid(), signal.SIGKILL)\n")
     done, data, _ = profile(tmp_path, target, "--python", python)
     assert done.returncode == 0, done.stderr
     assert data["target"]["snapshot"] is True and data["target"]["signal"] == signal.SIGKILL
@@ -877,20 +874,22 @@ def test_snapshots_leave_no_trace_in_the_profile_and_survive_sigkill(tmp_path, p
     assert data["categories"]["io_wait"] < 0.05, data["categories"]
 
 
+STDERR_CASES = {
+    "forks": "import os\nwork(0.8)\npid = os.fork()\nif pid == 0:\n    os._exit(0)\nos.waitpid(pid, 0)\n",
+    "raises": "work(0.2)\nraise KeyError('missing')\n",
+    "broken": "work(0.2)\nif True\n",
+}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("python", _pythons())
-def test_stderr_is_what_python_itself_prints(tmp_path, python):
+@pytest.mark.parametrize("python, case", [
+    _python("own", "broken"), _python("3.9.18", "raises"), _python("3.9.18", "broken"),
+    _python("3.12.1", "forks"), _python("3.13.0", "forks"), _python("3.13.0", "raises")])
+def test_stderr_is_what_python_itself_prints(tmp_path, python, case):
     """A fork with no thread of the target's own gets no 3.12+ threads warning (the
     snapshot thread is ours); a syntax error and a traceback read as Python prints them."""
-    cases = {
-        "forks.py": "import os\nwork(0.8)\npid = os.fork()\nif pid == 0:\n    os._exit(0)\nos.waitpid(pid, 0)\n",
-        "raises.py": "work(0.2)\nraise KeyError('missing')\n",
-        "broken.py": "work(0.2)\nif True\n",
-    }
-    for name, body in cases.items():
-        folder = tmp_path / name.replace(".py", "")
-        target = script(folder, body, name=name)
-        plain = subprocess.run([python, target], capture_output=True, text=True, cwd=folder)
-        done, _, _ = profile(folder, target, "--python", python)
-        assert plain.stderr in done.stderr, (name, plain.stderr, done.stderr)
-        assert done.stderr.count("Warning") == plain.stderr.count("Warning"), (name, done.stderr)
+    target = script(tmp_path, STDERR_CASES[case], name=f"{case}.py")
+    plain = subprocess.run([python, target], capture_output=True, text=True, cwd=tmp_path)
+    done, _, _ = profile(tmp_path, target, "--python", python)
+    assert plain.stderr in done.stderr, (plain.stderr, done.stderr)
+    assert done.stderr.count("Warning") == plain.stderr.count("Warning"), done.stderr

@@ -221,7 +221,8 @@ def test_report_on_an_unreadable_result_is_a_usage_error(tmp_path, good_result, 
     assert not (tmp_path / "out.md").exists()
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", ["missing", "corrupt", "truncated", "schema_version 2",
+                                  "another tool", "wrong types"])
 def test_compare_on_an_unreadable_result_is_a_usage_error(tmp_path, good_result, kind):
     good = tmp_path / "fine.json"
     good.write_text(json.dumps(good_result))
@@ -241,3 +242,13 @@ def test_the_good_result_itself_renders(tmp_path, good_result):
     assert (tmp_path / "out.md").read_text().startswith("# concadvisor report")
     done = run_cli("compare", path, path, "-o", tmp_path / "cmp.md", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("command", ["report", "compare"])
+def test_output_over_the_result_being_read_is_refused(tmp_path, good_result, command):
+    path = tmp_path / "kept.json"
+    path.write_text(json.dumps(good_result))
+    inputs = [path] if command == "report" else [path, path]
+    done = run_cli(command, *inputs, "-o", path, cwd=tmp_path)
+    assert_usage_error(done, "would overwrite the result")
+    assert json.loads(path.read_text()) == good_result

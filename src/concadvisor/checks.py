@@ -79,16 +79,16 @@ def module(name: str, python: str = sys.executable) -> None:
         raise CheckError(f"no module named {name!r}")
 
 
-def distinct_outputs(outputs: dict[str, Path | None], target: str | None) -> None:
-    """No two outputs on one file, and none on the script itself."""
+def distinct_outputs(outputs: dict[str, Path | None], inputs: dict[str, object] | None = None) -> None:
+    """No two outputs on one file, and none over an input (the script, a result being read)."""
     seen: dict[Path, str] = {}
-    script_path = Path(target).resolve() if target else None
+    kept = {Path(str(path)).expanduser().resolve(): what for what, path in (inputs or {}).items() if path}
     for what, path in outputs.items():
         if path is None:
             continue
         resolved = Path(path).expanduser().resolve()
-        if script_path is not None and resolved == script_path:
-            raise CheckError(f"the {what} {path} would overwrite the script being profiled")
+        if resolved in kept:
+            raise CheckError(f"the {what} {path} would overwrite the {kept[resolved]}")
         if resolved in seen:
             raise CheckError(f"the {what} and the {seen[resolved]} are the same file: {path}")
         seen[resolved] = what

@@ -94,8 +94,9 @@ def profile(
 
     try:
         report_path = output or Path("reports") / f"{spec.stem}.md"
-        distinct_outputs({"report": report_path, "JSON result": json_path,
-                          "speedscope file": speedscope_path}, None if is_module else target)
+        distinct_outputs({"report": report_path, "chart": Path(report_path).with_suffix(".png"),
+                          "JSON result": json_path, "speedscope file": speedscope_path},
+                         {"script being profiled": None if is_module else target})
         report = check_writable(report_path, "report")
         json_out = check_writable(json_path, "JSON result") if json_path else None
         flame_out = check_writable(speedscope_path, "speedscope file") if speedscope_path else None
@@ -174,13 +175,17 @@ def report(
     Example:
       concadvisor report reports/app.json -o reports/app.md
     """
+    from .checks import CheckError, distinct_outputs
     from .output import OutputError, check_writable
     from .result import ResultError, load
 
     try:
         result = load(str(result_file))
-        target = check_writable(output or result_file.with_suffix(".md"), "report")
-    except (ResultError, OutputError) as exc:
+        report_path = output or result_file.with_suffix(".md")
+        distinct_outputs({"report": report_path, "chart": Path(report_path).with_suffix(".png")},
+                         {"result being read": result_file})
+        target = check_writable(report_path, "report")
+    except (ResultError, OutputError, CheckError) as exc:
         raise UsageProblem(str(exc)) from None
     _write(result, target, None)
 
@@ -200,6 +205,7 @@ def compare(
       concadvisor profile app.py --json reports/after.json
       concadvisor compare reports/before.json reports/after.json -o reports/compare.md
     """
+    from .checks import CheckError, distinct_outputs
     from .output import OutputError, check_writable
     from .renderers.bundle import write_comparison
     from .result import ResultError, load
@@ -207,8 +213,11 @@ def compare(
     try:
         before = load(str(before_file))
         after = load(str(after_file))
-        target = check_writable(output or Path("reports") / "compare.md", "comparison")
-    except (ResultError, OutputError) as exc:
+        compare_path = output or Path("reports") / "compare.md"
+        distinct_outputs({"comparison": compare_path, "chart": Path(compare_path).with_suffix(".png")},
+                         {"result before": before_file, "result after": after_file})
+        target = check_writable(compare_path, "comparison")
+    except (ResultError, OutputError, CheckError) as exc:
         raise UsageProblem(str(exc)) from None
     written = write_comparison(before, after, target, (_shown(before_file), _shown(after_file)))
     for problem in written.problems:
