@@ -25,7 +25,8 @@ def measurement_from_raw(raw: dict, backend: str = "cprofile") -> Measurement:
             callee = func_id(row["file"], row["line"], row["name"])
             native = row["file"] == "~"
             own = float(row["self"])
-            cost = min(own, overhead * int(row["calls"]))
+            # A row's own figure when its calls ran in different modes (3.12+ threads).
+            cost = min(own, float(row["overhead"]) if "overhead" in row else overhead * int(row["calls"]))
             removed += cost
             functions.append({
                 "thread": label, "func_id": callee,

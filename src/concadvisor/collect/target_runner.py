@@ -9,10 +9,12 @@ sys.exit, os._exit, SIGTERM, SIGINT) still leaves that file behind.
 argv: target_runner.py TARGET [ARGS...]   (TARGET is a path, or a module with mode "module")
 """
 import _thread
+import collections
 import gc
 import io
 import itertools
 import json
+import operator
 import os
 import runpy
 import signal
@@ -51,11 +53,12 @@ def _thread_cpu_clock():
         return None
 
 
-def _cprofile_overhead_per_call(cprofile, calls=20000, rounds=3):
+def _cprofile_overhead_per_call(cprofile, calls=20000, rounds=3, dispatch=None):
     """What one profiled call costs in this interpreter, so it can be taken back out.
 
     cProfile's per-call cost lands in the profiled functions' own time and inflates
     call-heavy Python code against waits and native work. Best of a few short rounds.
+    With ``dispatch`` (a _PerThreadDispatch), the cost once events go through it.
     """
     def empty():
         pass
@@ -68,21 +71,157 @@ def _cprofile_overhead_per_call(cprofile, calls=20000, rounds=3):
         plain = time.perf_counter() - start
         profiler = cprofile.Profile()
         profiler.enable()
+        if dispatch is not None and not dispatch.switch(profiler):
+            profiler.disable()
+            return None
         start = time.perf_counter()
         for _ in range(calls):
             empty()
         profiled = time.perf_counter() - start
         profiler.disable()
+        if dispatch is not None:
+            dispatch.reset()
         cost = max(profiled - plain, 0.0) / calls
         best = cost if best is None else min(best, cost)
     return best or 0.0
 
 
-class _CProfileBackend:
-    """cProfile in every thread (3.11 and older), or one shared profiler (3.12+).
+def _ignore_event(*event):
+    return None
 
-    From 3.12 cProfile sits on sys.monitoring, which is process wide: one profiler sees
-    every thread and a second one cannot start, so threads are merged there.
+
+class _DispatchTargets(threading.local):
+    """The calling thread's own profiler's callbacks; threads without one get these."""
+
+    start = leave = c_call = c_return = staticmethod(_ignore_event)
+
+
+class _PerThreadDispatch:
+    """3.12+: each thread's sys.monitoring events to that thread's own cProfile profiler.
+
+    From 3.12 cProfile registers its own methods as the process-wide sys.monitoring
+    callbacks, so every thread's calls land on one shadow call stack, and a second
+    profiler cannot start. ``switch`` puts these callbacks in their place: each looks up
+    the calling thread's profiler (a threading.local) and calls the method cProfile had
+    registered for the event. The enabled profiler keeps its open calls and goes on with
+    the thread that switched; a thread with no profiler (the snapshot thread) is ignored.
+    A Python callback per event costs a few times cProfile's own per-call cost, so the
+    backend switches only when the target starts its first thread.
+    """
+
+    # The method _lsprof (3.12, 3.13) registers per event, and how many arguments
+    # sys.monitoring passes with that event.
+    EVENTS = (("PY_START", "_pystart_callback", 2), ("PY_RESUME", "_pystart_callback", 2),
+              ("PY_THROW", "_pystart_callback", 3), ("PY_RETURN", "_pyreturn_callback", 3),
+              ("PY_YIELD", "_pyreturn_callback", 3), ("PY_UNWIND", "_pyreturn_callback", 3),
+              ("CALL", "_ccall_callback", 4), ("C_RETURN", "_creturn_callback", 4),
+              ("C_RAISE", "_creturn_callback", 4))
+
+    def __init__(self):
+        self.monitoring = sys.monitoring
+        self.tool = sys.monitoring.PROFILER_ID
+        self.targets = _DispatchTargets()
+        forward = _dispatch_callbacks(self.targets)
+        self.callbacks = [(getattr(self.monitoring.events, event), method, forward[method, args])
+                          for event, method, args in self.EVENTS]
+        self.mask = 0
+        for event, _, _ in self.callbacks:
+            self.mask |= event
+        self.on = False
+
+    def switch(self, profiler):
+        """``profiler`` (enabled) gets this thread's events only from now on; False, and
+        nothing changed, when cProfile did not register what this class expects."""
+        mon = self.monitoring
+        self.add(profiler)
+        replaced = [mon.register_callback(self.tool, event, callback)
+                    for event, _, callback in self.callbacks]
+        expected = [getattr(profiler, method) for _, method, _ in self.callbacks]
+        ancillary = mon.events.C_RETURN | mon.events.C_RAISE  # get_events leaves them out
+        if mon.get_events(self.tool) | ancillary != self.mask or replaced != expected:
+            for (event, _, _), old in zip(self.callbacks, replaced):
+                mon.register_callback(self.tool, event, old)
+            self.remove()
+            return False
+        self.on = True
+        return True
+
+    def add(self, profiler):
+        """The calling thread's events go to ``profiler`` (never enabled itself)."""
+        targets = self.targets
+        targets.start, targets.leave = profiler._pystart_callback, profiler._pyreturn_callback
+        targets.c_call, targets.c_return = profiler._ccall_callback, profiler._creturn_callback
+
+    def remove(self):
+        """The calling thread's events are ignored from now on."""
+        try:
+            del self.targets.start, self.targets.leave, self.targets.c_call, self.targets.c_return
+        except AttributeError:
+            pass
+
+    def reset(self):
+        """After the switched profiler's disable() (which took every callback off)."""
+        self.remove()
+        self.on = False
+
+    def stop_switched(self, profiler, owner):
+        """Stop the profiler that switched (its disable() counts its open calls) and go on
+        dispatching to the other threads. disable() takes every callback off, so they go
+        back in one C-driven sequence that no other thread's bytecode can interleave
+        with. From another thread than its own, the process is ending: just stop."""
+        if threading.get_ident() != owner:
+            profiler.disable()
+            return
+        self.remove()
+        mon = self.monitoring
+        steps = [(profiler.disable,), (mon.use_tool_id, self.tool, "concadvisor")]
+        steps += [(mon.register_callback, self.tool, event, callback)
+                  for event, _, callback in self.callbacks]
+        steps.append((mon.set_events, self.tool, self.mask))
+        collections.deque(itertools.starmap(operator.call, steps), 0)
+
+    def uninstall(self):
+        """No callbacks left (a forked child runs unprofiled)."""
+        mon = self.monitoring
+        self.on = False
+        if mon.get_tool(self.tool) == "concadvisor":
+            mon.set_events(self.tool, 0)
+            for event, _, _ in self.callbacks:
+                mon.register_callback(self.tool, event, None)
+            mon.free_tool_id(self.tool)
+
+
+def _dispatch_callbacks(targets):
+    """The sys.monitoring callbacks of _PerThreadDispatch, by (cProfile method, arguments):
+    one argument list per event, since a ``*rest`` tuple per event costs (measured)."""
+
+    def start(code, offset):
+        targets.start(code, offset)
+
+    def start_throw(code, offset, exception):
+        targets.start(code, offset)
+
+    def leave(code, offset, value):
+        targets.leave(code, offset)
+
+    def c_call(code, offset, callable, arg0):
+        targets.c_call(code, offset, callable, arg0)
+
+    def c_return(code, offset, callable, arg0):
+        targets.c_return(code, offset, callable, arg0)
+
+    return {("_pystart_callback", 2): start, ("_pystart_callback", 3): start_throw,
+            ("_pyreturn_callback", 3): leave, ("_ccall_callback", 4): c_call,
+            ("_creturn_callback", 4): c_return}
+
+
+class _CProfileBackend:
+    """cProfile in every thread: each thread's own profiler.
+
+    Up to 3.11 each thread enables its own (sys.setprofile is per thread). From 3.12
+    cProfile sits on sys.monitoring, which is process wide: one profiler runs while the
+    target has one thread, and when it starts another, _PerThreadDispatch hands each
+    thread's events to that thread's own profiler.
     """
 
     name = "cprofile"
@@ -94,14 +233,21 @@ class _CProfileBackend:
         self.records = []
         self.lock = threading.Lock()
         self.per_thread = sys.version_info < (3, 12)
+        self.dispatch = None if self.per_thread else _PerThreadDispatch()
+        self.merged = False  # True when threads ran but their calls were merged into one
+        self.active = True  # False in a forked child
         self.main = None
         self.overhead_per_call = 0.0
+        self.dispatch_overhead = None  # per call with _PerThreadDispatch (3.12+)
+        self.calls_before_dispatch = None  # the main thread's calls by function, at the switch
 
     def start(self):
         self.overhead_per_call = _cprofile_overhead_per_call(self._cprofile)
+        if self.dispatch is not None:
+            self.dispatch_overhead = _cprofile_overhead_per_call(
+                self._cprofile, calls=10000, dispatch=self.dispatch)
         self.main = self._new_record(threading.current_thread())
-        if self.per_thread:
-            self._patch_threads()
+        self._patch_threads()
         self.main.profiler.enable()
 
     def _new_record(self, thread):
@@ -115,24 +261,80 @@ class _CProfileBackend:
         original = threading.Thread._bootstrap_inner
 
         def profiled_bootstrap_inner(thread):
+            if not backend.active or not (backend.per_thread or backend.dispatch.on):
+                return original(thread)
             record = backend._new_record(thread)
-            record.profiler.enable()
+            if backend.per_thread:
+                record.profiler.enable()
+            else:
+                backend.dispatch.add(record.profiler)
             try:
                 original(thread)
             finally:
-                record.profiler.disable()
+                if backend.per_thread:
+                    record.profiler.disable()
+                else:
+                    backend.dispatch.remove()
                 record.finish()
 
         threading.Thread._bootstrap_inner = profiled_bootstrap_inner
+        if self.dispatch is None:
+            return
+        original_start = threading.Thread.start
+
+        def start(thread):  # named as what it wraps: it shows up between the caller and start
+            if backend.active and not backend.dispatch.on:
+                backend._keep_threads_apart()
+            return original_start(thread)
+
+        threading.Thread.start = start
+
+    def _keep_threads_apart(self):
+        """The target starts a thread (3.12+): from now on each thread has its own profiler.
+        Only from the main thread, whose profiler has been the only one so far."""
+        if self.main is None or self.main.wall_end is not None or self.merged:
+            return
+        if threading.get_ident() != self.main.ident:
+            return
+        before = _calls_by_function(self.main.profiler)
+        if self.dispatch.switch(self.main.profiler):
+            self.calls_before_dispatch = before
+        else:
+            self.merged = True
 
     def stop(self):
         if self.main is not None and self.main.wall_end is None:
-            self.main.profiler.disable()
+            if self.dispatch is not None and self.dispatch.on:
+                self.dispatch.stop_switched(self.main.profiler, self.main.ident)
+            else:
+                self.main.profiler.disable()
             self.main.finish()
+
+    def off_in_child(self):
+        """A forked child runs unprofiled, and the threads it starts too."""
+        self.active = False
+        if not self.per_thread and self.main is not None:
+            self.main.profiler.disable()
+        if self.dispatch is not None:
+            self.dispatch.uninstall()
 
     def threads(self):
         """Each thread's rows; threads still running are read as they stand."""
         return _cprofile_threads(self)
+
+
+def _calls_by_function(profiler):
+    """Calls per function so far, keyed as _cprofile_threads keys its rows (and with no
+    call per entry: the profiler being read records them)."""
+    counts = {}
+    for entry in profiler.getstats():
+        code = entry.code
+        if code.__class__ is str:
+            key = ("~", 0, code)
+        else:
+            key = (code.co_filename, code.co_firstlineno, code.co_name)
+        counts[key] = counts[key] + entry.callcount if key in counts else entry.callcount
+    return counts
 
 
 def _read_running_clock(record):
@@ -274,8 +476,20 @@ def _cprofile_threads(backend, run=None, ready=None):
                             edge = [caller[0], caller[1], caller[2], primitive, sub.totaltime]
                             edges[(callee, caller)] = edge
                             rows[callee]["callers"] += [edge]
+                if backend.calls_before_dispatch is not None:
+                    # Calls since the switch cost what _PerThreadDispatch costs.
+                    before = backend.calls_before_dispatch
+                    if record is not backend.main:
+                        before = {}
+                    single, apart = backend.overhead_per_call, backend.dispatch_overhead
+                    for row in functions:
+                        key = (row["file"], row["line"], row["name"])
+                        early = before[key] if key in before else 0
+                        if early > row["calls"]:
+                            early = row["calls"]
+                        row["overhead"] = early * single + (row["calls"] - early) * apart
                 out += [{"name": record.name, "ident": record.ident,
-                         "merged": not backend.per_thread,
+                         "merged": backend.merged,
                          "wall_seconds": wall_end - record.wall_start, "cpu_seconds": cpu,
                          "functions": functions}]
             if run is None:
@@ -290,6 +504,8 @@ def _cprofile_threads(backend, run=None, ready=None):
             state = backend.__dict__  # no getattr: it would be a call
             if "overhead_per_call" in state:
                 payload["overhead_per_call"] = state["overhead_per_call"]
+            if "dispatch_overhead" in state:
+                payload["dispatch_overhead_per_call"] = state["dispatch_overhead"]
             payload["threads"] = out
             if _usage_of is not None:
                 for own in _starmap(_usage_of, ((_RUSAGE_SELF,),)):
@@ -618,6 +834,7 @@ class _Run:
             "library_paths": _library_paths(),
             "runner_file": _RUNNER_FILE,
             "overhead_per_call": getattr(self.backend, "overhead_per_call", 0.0),
+            "dispatch_overhead_per_call": getattr(self.backend, "dispatch_overhead", None),
             "call_counts": _COUNTER.counts() if _COUNTER is not None else None,
         }
 
@@ -753,8 +970,8 @@ def _install_exit_hooks(run):
         try:
             sys.setprofile(None)
             backend = run.backend
-            if isinstance(backend, _CProfileBackend) and not backend.per_thread and backend.main:
-                backend.main.profiler.disable()
+            if isinstance(backend, _CProfileBackend):
+                backend.off_in_child()
         except Exception:
             pass
         # The snapshot thread is gone in the child: what it held must not stay held.
