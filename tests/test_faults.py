@@ -832,6 +832,23 @@ def test_a_real_result_with_any_part_replaced_renders_or_is_refused(tmp_path, re
     _load_or_refuse(tmp_path, data)
 
 
+@pytest.mark.parametrize("path, value", [
+    (("categories", "cpu_nogil"), -131_227_692_261_108_836_361_394_192_384),  # a bar that long
+    (("categories", "io_wait"), 10 ** 400),                                   # past any float
+    (("recommendation", "changes", 0, "loop_location"), 12),                  # str methods on it
+])
+def test_cases_the_fuzzer_found_are_refused_in_one_line(tmp_path, real_result, path, value):
+    data = json.loads(json.dumps(real_result))
+    data["recommendation"].setdefault("changes", [{}])
+    if not data["recommendation"]["changes"]:
+        data["recommendation"]["changes"].append({})
+    parent = data
+    for step in path[:-1]:
+        parent = parent[step]
+    parent[path[-1]] = value
+    assert _load_or_refuse(tmp_path, data) is None
+
+
 @FUZZ
 @given(function=NAMES, location=NAMES, thread=NAMES, error=NAMES, arg=NAMES, note=NAMES)
 def test_names_of_any_kind_are_escaped_in_the_report(real_result, function, location, thread,

@@ -103,7 +103,7 @@ SHAPE = {
     "backend": "scalar",
     "wall_seconds": "number",
     "categories": "mapping",
-    "categories{}": "number",
+    "categories{}": "share",
     "hotspots": "list",
     "hotspots[]": "mapping",
     "hotspots[].function": "scalar?",
@@ -140,6 +140,12 @@ SHAPE = {
     "recommendation.changes[].repeats": "number?",
     "recommendation.changes[].category": "scalar?",
     "recommendation.changes[].family": "scalar?",
+    "recommendation.changes[].call": "text?",
+    "recommendation.changes[].location": "text?",
+    "recommendation.changes[].loop_location": "text?",
+    "recommendation.changes[].function": "text?",
+    "recommendation.changes[].unit": "text?",
+    "recommendation.changes[].driver": "text?",
     "recommendation.checklist": "list?",
     "recommendation.checklist[]": "mapping",
     "category_seconds": "mapping?",
@@ -194,9 +200,16 @@ def _apply(node, steps: list[str], kind: str, seen: list[str]) -> None:
 
 def _fits(value, kind: str) -> bool:
     kind = kind.rstrip("?")
-    if kind == "number":
-        return (isinstance(value, (int, float)) and not isinstance(value, bool)
-                and math.isfinite(value))
+    if kind in ("number", "share"):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return False
+        try:
+            number = float(value)  # an integer too big for a float overflows here
+        except OverflowError:
+            return False
+        return math.isfinite(number) and (kind == "number" or 0.0 <= number <= 1.0)
+    if kind == "text":
+        return isinstance(value, str)
     if kind == "scalar":
         return value is None or isinstance(value, (str, int, float, bool))
     if kind == "mapping":
@@ -208,7 +221,7 @@ def _fits(value, kind: str) -> bool:
     raise ValueError(kind)
 
 
-_EXPECTED = {"number": "a number", "scalar": "text or a number", "mapping": "an object",
+_EXPECTED = {"number": "a number", "share": "a share from 0 to 1", "scalar": "text or a number", "text": "text", "mapping": "an object",
              "cores": "an object keyed by core counts", "list": "a list"}
 
 
