@@ -293,9 +293,18 @@ def _docstring_expectations(app: str):
 OTHERS = tuple(v for v in SUPPORTED if v != "%d.%d.%d" % sys.version_info[:3])
 
 
+def interpreter_matrix():
+    """Each other Python present with one of the apps, in turn (every app meets two
+    interpreters; the suite's time stays bounded: the full matrix is `make bench`'s)."""
+    out = []
+    for i, param in enumerate(pythons(OTHERS)):
+        for app in (APPS[i % len(APPS)], APPS[(i + 1) % len(APPS)]):
+            out.append(pytest.param(param.values[0], app, id=f"{param.id}-{app}", marks=param.marks))
+    return out
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("app", APPS)
-@pytest.mark.parametrize("python", pythons(OTHERS))
+@pytest.mark.parametrize("python, app", interpreter_matrix())
 def test_sample_app_profiles_correctly_under_each_interpreter(tmp_path, python, app):
     """The in-target runner (cProfile) on each other Python present: 3.12+ merges threads."""
     done, data = profile(tmp_path, "--python", python, "--backend", "cprofile", SAMPLES / f"{app}.py",

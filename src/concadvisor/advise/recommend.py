@@ -79,7 +79,8 @@ def _cpu_pieces(cpu_sites) -> int:
     """How many pieces of CPU work a process pool would be handed: the CPU unit's repeats."""
     if cpu_sites is None or not len(cpu_sites):
         return 0
-    return int(cpu_sites.iloc[0]["repeats"])
+    by_unit = cpu_sites.groupby("unit").agg(cpu=("cpu", "sum"), repeats=("repeats", "max"))
+    return int(by_unit.sort_values("cpu", ascending=False).iloc[0]["repeats"])
 
 
 def current_model(f: Facts) -> str:
