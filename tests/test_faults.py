@@ -230,7 +230,9 @@ def test_timeout_stops_a_never_ending_target_within_a_second(tmp_path, backend):
     elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stderr
     assert data["target"]["timed_out"] is True
-    assert 1.2 <= data["wall_seconds"] <= 2.5, data["wall_seconds"]
+    # the target's own clock starts after the interpreter is up: on a busy machine that
+    # is a good part of a second after the tool started counting down
+    assert 0.5 <= data["wall_seconds"] <= 1.5 + 1.0, data["wall_seconds"]
     assert "spin" in measured(data)
     assert elapsed < 1.5 + 30
 
