@@ -35,6 +35,7 @@ class Facts:
     uses_processes: bool
     event_loop_wait_seconds: float
     background_cpu: float = 0.0
+    process_cpu_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     # --- derived views ----------------------------------------------------------------
@@ -120,6 +121,7 @@ def gather_facts(measurement: Measurement) -> Facts:
         uses_processes=uses_processes,
         event_loop_wait_seconds=float(loop_wait[IO_WAIT].sum()) if uses_asyncio else 0.0,
         background_cpu=_background_cpu(measurement),
+        process_cpu_seconds=measurement.process_cpu_seconds,
     )
 
 

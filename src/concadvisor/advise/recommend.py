@@ -15,9 +15,10 @@ import pandas as pd
 from ..catalog import CPU_GIL, CPU_NOGIL, IO_WAIT, OTHER
 from .checklist import Answer, periodic_chore, where
 from .facts import Facts
-from .speedup import MODELS, Work, estimate
+from .speedup import MODELS, Work, estimate, model_seconds
 
 MIN_GAIN = 1.25
+POOL_LIBRARIES = ("concurrent", "multiprocessing")
 IMPORT_MACHINERY = {"_find_and_load", "_handle_fromlist", "_call_with_frames_removed", "<module>"}
 # Below this much measured work a concurrency change can't pay for itself.
 MIN_WORK_SECONDS = 0.2
@@ -56,11 +57,17 @@ def work_from_facts(f: Facts) -> Work:
     """The speedup model's inputs, with waits for the program's own workers left out."""
     waits = f.wait_sites()
     joins = 0.0
+    pool_waits = waits[waits["library"].isin(POOL_LIBRARIES)]
     if f.uses_threads or f.uses_processes or f.uses_asyncio:
-        own_waits = waits[waits["repeats"] < 2]
+        own_waits = waits[(waits["repeats"] < 2) & ~waits["library"].isin(POOL_LIBRARIES)]
         joins = 0.0 if f.uses_asyncio else float(own_waits[IO_WAIT].sum())
-    io = max(f.seconds[IO_WAIT] - joins, 0.0)
-    over = min(f.overlappable_wait_seconds(), io)
+        # Waiting on one's own pool (futures, joins) is the workers' time, not more work.
+        joins += float(pool_waits[IO_WAIT].sum())
+    # Waits at no user call site are idle worker threads waiting for work: not the program's.
+    at_sites = float(waits[IO_WAIT].sum()) if f.threads_counted > 1 else f.seconds[IO_WAIT]
+    io = max(min(f.seconds[IO_WAIT], at_sites) - joins, 0.0)
+    over = min(f.overlappable_wait_seconds() - float(pool_waits.loc[pool_waits["repeats"] >= 2, IO_WAIT].sum()), io)
+    over = max(over, 0.0)
     gil_wait = f.seconds.get("gil_wait", 0.0)
     cpu_sites = f.cpu_sites()
     repeats = max(f.io_repeats() if over >= f.cpu_seconds() else f.cpu_repeats(), 1)
@@ -69,10 +76,24 @@ def work_from_facts(f: Facts) -> Work:
         if repeats < 2 and f.cpu_seconds() > f.seconds[IO_WAIT]:
             # One long computation: its loop can be cut into chunks, one per core.
             repeats = max(f.cores, 2)
+    cpu_gil, cpu_nogil = max(f.seconds[CPU_GIL] - gil_wait, 0.0), f.seconds[CPU_NOGIL]
+    if f.threads_counted > 1 and f.process_cpu_seconds > 0 and cpu_gil + cpu_nogil > f.process_cpu_seconds:
+        # Threads can't have used more CPU than the process did (the rest was GIL queueing).
+        scale = f.process_cpu_seconds / (cpu_gil + cpu_nogil)
+        cpu_gil, cpu_nogil = cpu_gil * scale, cpu_nogil * scale
     return Work(overlappable_wait=over, single_wait=io - over,
-                cpu_gil=max(f.seconds[CPU_GIL] - gil_wait, 0.0), cpu_nogil=f.seconds[CPU_NOGIL],
+                cpu_gil=cpu_gil, cpu_nogil=cpu_nogil,
                 other=f.seconds[OTHER], repeats=repeats, cores=f.cores, gil_enabled=f.gil_enabled,
                 background_cpu=f.background_cpu_seconds(), cpu_pieces=_cpu_pieces(cpu_sites))
+
+
+def _estimate(work: Work, model: str, f: Facts) -> float:
+    """today / after; with several working threads today is the wall clock, since their
+    summed seconds already overlap."""
+    if f.threads_counted > 1 and f.wall_seconds > 0:
+        after = model_seconds(work, model)
+        return max(min(f.wall_seconds, work.today) / after, 1.0) if after > 0 else 1.0
+    return estimate(work, model)
 
 
 def _cpu_pieces(cpu_sites) -> int:
@@ -125,9 +146,12 @@ def preference(f: Facts, answers: dict[str, Answer], findings) -> list[str]:
 def recommend(f: Facts, answers: list[Answer], findings) -> Recommendation:
     by_key = {a.key: a for a in answers}
     work = work_from_facts(f)
-    estimates = {m: round(estimate(work, m), 2) for m in MODELS}
+    estimates = {m: round(_estimate(work, m, f), 2) for m in MODELS}
     today = current_model(f)
     order = preference(f, by_key, findings)
+    if today in order and estimates[today] >= MIN_GAIN:
+        # A program that already uses a model that still pays keeps it first.
+        order = [today] + [m for m in order if m != today]
     best = max(estimates.values())
     eligible = [m for m in order if estimates[m] >= best * NEAR_BEST and estimates[m] >= MIN_GAIN]
     if estimates[order[0]] >= max(MIN_GAIN, FIRST_CHOICE_SHARE * best) and order[0] not in eligible[:1]:
