@@ -34,6 +34,13 @@ def profile_json(tmp_path: Path, target, *extra, cwd=None, timeout=300):
     return done, data
 
 
+@pytest.fixture(autouse=True)
+def _no_chart_unless_the_test_is_about_it(request, monkeypatch):
+    """Drawing a chart costs each CLI run about a second; only tests marked ``chart`` pay it."""
+    if request.node.get_closest_marker("chart") is None:
+        monkeypatch.setenv("CONCADVISOR_NO_CHART", "1")
+
+
 @pytest.fixture
 def cli():
     return run_cli

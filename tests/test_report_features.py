@@ -17,6 +17,8 @@ import pytest
 
 from conftest import CLI, ROOT, SAMPLES, profile_json, run_cli
 
+pytestmark = pytest.mark.chart  # these tests look at the chart too
+
 PNG = b"\x89PNG\r\n\x1a\n"
 
 SEQUENTIAL_SLEEPS = """

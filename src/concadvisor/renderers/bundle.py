@@ -42,6 +42,7 @@ def write_report(result: Result, report: Path, json_path: Path | None = None,
     from .markdown import MarkdownRenderer
 
     written = Written(Path(report), Path(json_path) if json_path else None)
+    chart = chart and not _charts_off()
     if json_path:
         write_atomic(json_path, JSONRenderer().render(result))
     if chart and json_path and Path(json_path).absolute() == chart_path(report).absolute():
@@ -59,12 +60,17 @@ def write_comparison(before: Result, after: Result, report: Path, names: tuple[s
     from .compare import CompareRenderer
 
     written = Written(Path(report))
-    if chart:
+    if chart and not _charts_off():
         written.chart = _draw(lambda path: _chart_module().write_compare_chart(before, after, path),
                               report, written)
     page = CompareRenderer(chart=link(written.chart, report) if written.chart else None, names=names)
     write_atomic(report, page.render(before, after))
     return written
+
+
+def _charts_off() -> bool:
+    """CONCADVISOR_NO_CHART=1 skips the picture (about a second of matplotlib per report)."""
+    return os.environ.get("CONCADVISOR_NO_CHART", "") not in ("", "0")
 
 
 def _chart_module():
