@@ -306,7 +306,7 @@ def interpreter_matrix():
 @pytest.mark.slow
 @pytest.mark.parametrize("python, app", interpreter_matrix())
 def test_sample_app_profiles_correctly_under_each_interpreter(tmp_path, python, app):
-    """The in-target runner (cProfile) on each other Python present: 3.12+ merges threads."""
+    """The in-target runner (cProfile) on each other Python present."""
     done, data = profile(tmp_path, "--python", python, "--backend", "cprofile", SAMPLES / f"{app}.py",
                          env=deactivated(), timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
