@@ -84,7 +84,8 @@ def work_from_facts(f: Facts) -> Work:
     return Work(overlappable_wait=over, single_wait=io - over,
                 cpu_gil=cpu_gil, cpu_nogil=cpu_nogil,
                 other=f.seconds[OTHER], repeats=repeats, cores=f.cores, gil_enabled=f.gil_enabled,
-                background_cpu=f.background_cpu_seconds(), cpu_pieces=_cpu_pieces(cpu_sites))
+                background_cpu=f.background_cpu_seconds(), cpu_pieces=_cpu_pieces(cpu_sites),
+                child_cpu=0.0 if f.uses_processes else f.children_cpu_seconds)
 
 
 def _estimate(work: Work, model: str, f: Facts) -> float:

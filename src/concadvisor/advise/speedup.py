@@ -9,6 +9,8 @@ The work is the measured seconds of the working threads:
     O  other (profiler gaps, start-up)
     B  CPU of the process's other threads (an in-process server, helpers): it already
        runs beside the work today, but it needs the GIL and stays in this process
+    C  CPU of the child processes it waits for: overlapped, they share the same cores,
+       so every model is also bounded by (G + N + B + C) / c
     c  this machine's cores; L the lanes a model runs side by side
 
 Each model is bounded by its scarcest resource. The lanes bound: (W + G + N) / L, every
@@ -52,6 +54,7 @@ class Work:
     gil_enabled: bool = True
     background_cpu: float = 0.0
     cpu_pieces: int = 0  # CPU units a process pool would be handed (0: same as repeats)
+    child_cpu: float = 0.0  # CPU of the child processes the program waits for
 
     @property
     def today(self) -> float:
@@ -64,24 +67,26 @@ def model_seconds(work: Work, model: str, cores: int | None = None) -> float:
     k = max(work.repeats, 1)
     W, G, N, B = work.overlappable_wait, work.cpu_gil, work.cpu_nogil, work.background_cpu
     serial = work.single_wait + work.other
+    # Child processes' CPU (subprocess.run of real work) needs the same cores once overlapped.
+    cores_bound = (G + N + B + work.child_cpu) / c
     if model == "threads":
         lanes = min(k, THREAD_POOL_LANES)
         gil_bound = G + B if work.gil_enabled else 0.0
-        return serial + max((W + G + N) / lanes, gil_bound, (G + N + B) / c)
+        return serial + max((W + G + N) / lanes, gil_bound, cores_bound)
     if model == "asyncio":
         lanes = min(k, EVENT_LOOP_LANES)
-        return serial + max((W + G + N) / lanes, G + N, G + B)
+        return serial + max((W + G + N) / lanes, G + N, G + B, cores_bound)
     if model == "multiprocessing":
         procs = min(k, c)
         start = procs * PROCESS_START_SECONDS if procs > 1 else 0.0
         dispatch = (work.cpu_pieces or k) * DISPATCH_SECONDS[model]
-        return serial + max((W + G + N) / procs, (G + N) / c, B + dispatch) + start
+        return serial + max((W + G + N) / procs, cores_bound, B + dispatch) + start
     if model == "asyncio+multiprocessing":
         lanes = min(k, EVENT_LOOP_LANES)
         procs = min(k, c)
         start = procs * PROCESS_START_SECONDS if procs > 1 else 0.0
         dispatch = (work.cpu_pieces or k) * DISPATCH_SECONDS[model]
-        return serial + max((W + G + N) / lanes, (G + N) / procs, B + dispatch) + start
+        return serial + max((W + G + N) / lanes, (G + N) / procs, B + dispatch, cores_bound) + start
     return work.today
 
 
