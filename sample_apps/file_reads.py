@@ -8,7 +8,7 @@ is, exactly like following pointers in an on-disk B-tree or linked record
 chain.  Readers of such files use ``POSIX_FADV_RANDOM`` (as databases do) so
 the kernel does not read ahead pages that will not be needed.
 
-Setup: the program writes 650 such files into a fresh temporary directory,
+Setup: the program writes 700 such files into a fresh temporary directory,
 flushes them to disk (one ``os.sync()``; with every page clean, the
 eviction below is guaranteed to drop them) and evicts every file from the
 page cache with ``os.posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)``, so the
@@ -40,7 +40,7 @@ import struct
 import tempfile
 import time
 
-N_FILES = 650
+N_FILES = 700
 PAGES_PER_FILE = 16
 PAGE_SIZE = 4096
 PAGE_HEADER = struct.Struct("<4sIIi")  # magic, file id, page number, next page (-1 = end)
