@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import pandas as pd
-
 from .advise.checklist import where
 from .advise.facts import Facts
 from .catalog import CPU_GIL, CPU_NOGIL, IO_WAIT
@@ -105,6 +103,3 @@ def _main_thread(facts: Facts) -> str:
     threads = facts.sites["thread"]
     return threads.iloc[0] if len(threads) else ""
 
-
-def as_frame(findings: list[Finding]) -> pd.DataFrame:
-    return pd.DataFrame([f.to_dict() for f in findings])

@@ -97,6 +97,3 @@ def estimate(work: Work, model: str, cores: int | None = None) -> float:
         return 1.0
     return max(work.today / after, 1.0)
 
-
-def all_estimates(work: Work) -> dict[str, float]:
-    return {model: round(estimate(work, model), 2) for model in MODELS}

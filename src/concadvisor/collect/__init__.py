@@ -51,7 +51,7 @@ def collect(spec: TargetSpec, backend: str = "auto", progress=None) -> Measureme
     if chosen in ("cprofile", "yappi"):
         outcome = launch(spec, chosen)
         if outcome.raw is None:
-            raise _nothing(outcome)
+            raise nothing_measured(outcome)
         if outcome.raw.get("backend") == "yappi":
             from .yappi import measurement_from_raw
         else:
@@ -60,7 +60,7 @@ def collect(spec: TargetSpec, backend: str = "auto", progress=None) -> Measureme
     elif chosen != "pyspy":
         raise ValueError(f"unknown backend {chosen!r}")
     if (outcome.raw or {}).get("started") is False:
-        raise _nothing(outcome)
+        raise nothing_measured(outcome)
     if fallback:
         measurement.notes.append(fallback)
     measurement.notes.extend(outcome_notes(outcome))
@@ -106,11 +106,8 @@ def target_info(spec: TargetSpec, outcome: ChildOutcome) -> dict:
     }
 
 
-def _why_nothing(outcome: ChildOutcome) -> str:
-    return why_nothing(outcome)
-
-
-def _nothing(outcome: ChildOutcome) -> NothingMeasured:
+def nothing_measured(outcome: ChildOutcome) -> NothingMeasured:
+    """The error for a run that saved nothing, keeping whether Ctrl-C stopped it."""
     error = NothingMeasured(why_nothing(outcome))
     error.interrupted = outcome.interrupted
     return error

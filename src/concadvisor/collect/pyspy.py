@@ -215,9 +215,9 @@ def run(spec, interpreter=None):
             raise PySpyUnavailable(state["problem"])
         raw = outcome.raw or {}
         if not raw:
-            from . import NothingMeasured, _why_nothing
+            from . import nothing_measured
 
-            raise NothingMeasured(_why_nothing(outcome))
+            raise nothing_measured(outcome)
         sampling = state["samplers"].sampling(outcome.pid, float(raw.get("wall_seconds") or outcome.wall_seconds))
         runner = str(RUNNER)
         measurement = measurement_from_samples(
