@@ -107,14 +107,17 @@ def profile(
     from .pipeline import profile as run_profile
     from .renderers.statusline import StatusLine
 
+    from .renderers.bundle import chart_drawer
+
     measured = []
-    try:
-        with StatusLine(" ".join([Path(spec.argv[0]).name, *spec.argv[1:]]), sys.stderr) as status:
-            result = run_profile(spec, backend, progress=status, measured=measured.append)
-    except NothingMeasured as exc:
-        typer.echo(f"concadvisor: nothing measured: {exc}", err=True)
-        raise typer.Exit(130 if exc.interrupted else 1)
-    _write(result, report, json_out, flame_out, measured[0] if measured else None)
+    with chart_drawer() as drawer:  # matplotlib loads while the target runs
+        try:
+            with StatusLine(" ".join([Path(spec.argv[0]).name, *spec.argv[1:]]), sys.stderr) as status:
+                result = run_profile(spec, backend, progress=status, measured=measured.append)
+        except NothingMeasured as exc:
+            typer.echo(f"concadvisor: nothing measured: {exc}", err=True)
+            raise typer.Exit(130 if exc.interrupted else 1)
+        _write(result, report, json_out, flame_out, measured[0] if measured else None, drawer=drawer)
     found = {f.get("kind") for f in result.findings}
     if result.target.get("interrupted"):
         raise typer.Exit(130)
@@ -154,14 +157,17 @@ def attach(
     from .collect.pyspy import PySpyUnavailable
     from .pipeline import attach as run_attach
 
-    try:
-        result = run_attach(pid, duration)
-    except InterpreterError as exc:
-        raise UsageProblem(str(exc)) from None
-    except PySpyUnavailable as exc:
-        typer.echo(f"concadvisor: cannot attach: {exc}", err=True)
-        raise typer.Exit(1)
-    _write(result, report, json_out)
+    from .renderers.bundle import chart_drawer
+
+    with chart_drawer() as drawer:
+        try:
+            result = run_attach(pid, duration)
+        except InterpreterError as exc:
+            raise UsageProblem(str(exc)) from None
+        except PySpyUnavailable as exc:
+            typer.echo(f"concadvisor: cannot attach: {exc}", err=True)
+            raise typer.Exit(1)
+        _write(result, report, json_out, drawer=drawer)
 
 
 @app.command()
@@ -229,11 +235,11 @@ def compare(
 
 
 def _write(result, report_path: Path, json_path: Optional[Path], speedscope_path: Optional[Path] = None,
-           measurement=None) -> None:
+           measurement=None, drawer=None) -> None:
     from .renderers.bundle import write_report, write_speedscope
     from .renderers.terminal import print_summary
 
-    written = write_report(result, report_path, json_path)
+    written = write_report(result, report_path, json_path, drawer=drawer)
     if speedscope_path and measurement is not None:
         written.speedscope = write_speedscope(measurement, speedscope_path, " ".join(map(str, result.target.get("argv", []))))
     for problem in written.problems:
@@ -327,3 +333,25 @@ def main(argv: Optional[List[str]] = None) -> None:
         sys.stderr.write(f"concadvisor: error: {exc.strerror}\n")
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def run() -> None:
+    """The console command: ``main``, then leave at once. Tearing down an interpreter
+    that has pandas and numpy loaded takes a tenth of a second, and by then every file
+    is written and closed; only the output streams need flushing."""
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+        if code is None:
+            code = 0
+        elif not isinstance(code, int):
+            sys.stderr.write(f"{code}\n")
+            code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)

@@ -4,24 +4,46 @@
 """
 from __future__ import annotations
 
+import importlib
 import os
 import platform
+import threading
+from typing import TYPE_CHECKING
 
-from .advise.checklist import answer_all
-from .advise.facts import gather_facts
-from .advise.recommend import recommend
-from .catalog import CATEGORIES
-from .classify import classify
 from .collect import collect
 from .collect.launch import TargetSpec
-from .findings import find_all
-from .hotspots import hotspots
-from .result import Result
-from .table import Measurement
+
+if TYPE_CHECKING:
+    from .result import Result
+    from .table import Measurement
+
+# What ``analyse`` needs, pandas above all: about half a second of imports, loaded while
+# the target runs (the tool only waits then) instead of before it starts.
+ANALYSIS_MODULES = ("pandas", "concadvisor.table", "concadvisor.classify", "concadvisor.advise.facts",
+                    "concadvisor.advise.checklist", "concadvisor.advise.recommend",
+                    "concadvisor.findings", "concadvisor.hotspots", "concadvisor.result",
+                    "concadvisor.collect.samples", "concadvisor.collect.counts",
+                    "concadvisor.collect.cprofile", "concadvisor.collect.yappi")
+
+
+def load_in_background(modules=ANALYSIS_MODULES) -> threading.Thread:
+    """Import ``modules`` on a daemon thread; an import that fails here fails again,
+    with its real error, where it is used."""
+    def load():
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:
+                pass
+
+    thread = threading.Thread(target=load, name="concadvisor-imports", daemon=True)
+    thread.start()
+    return thread
 
 
 def profile(spec: TargetSpec, backend: str = "auto", progress=None, measured=None) -> Result:
     """``measured(measurement)``, if given, sees the classified table (e.g. a flame graph export)."""
+    load_in_background()
     measurement = collect(spec, backend, progress=progress)
     result = analyse(measurement)
     if measured is not None:
@@ -33,6 +55,7 @@ def attach(pid: int, duration: float, measured=None) -> Result:
     """Sample a running process for ``duration`` seconds (py-spy); it keeps running."""
     from .collect.pyspy import attach as sample_process
 
+    load_in_background()
     measurement = sample_process(pid, duration)
     result = analyse(measurement)
     if measured is not None:
@@ -41,6 +64,14 @@ def attach(pid: int, duration: float, measured=None) -> Result:
 
 
 def analyse(measurement: Measurement) -> Result:
+    from .advise.checklist import answer_all
+    from .advise.facts import gather_facts
+    from .advise.recommend import recommend
+    from .classify import classify
+    from .findings import find_all
+    from .hotspots import hotspots
+    from .result import Result
+
     classify(measurement)
     facts = gather_facts(measurement)
     findings = find_all(facts)
@@ -74,6 +105,8 @@ def analyse(measurement: Measurement) -> Result:
 
 def _thread_categories(measurement: Measurement) -> dict:
     """Category seconds per thread (what the report's per-thread chart shows)."""
+    from .catalog import CATEGORIES
+
     functions = measurement.functions
     columns = [c for c in CATEGORIES if c in functions.columns]
     if functions.empty or not columns:

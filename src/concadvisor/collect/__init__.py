@@ -10,9 +10,12 @@ backend module turns its raw data into the common table.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
-from ..table import Measurement
 from .launch import ChildOutcome, TargetSpec, launch, outcome_notes, why_nothing
+
+if TYPE_CHECKING:  # pandas loads while the target runs (see ``pipeline``), not before
+    from ..table import Measurement
 
 BACKENDS = ("auto", "cprofile", "yappi", "pyspy")
 

@@ -19,8 +19,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .samples import Sampling, read_speedscope
+if TYPE_CHECKING:  # samples builds pandas tables: imported once there is something to build
+    from .samples import Sampling
 
 RATE = 100
 # What each sampler keeps: every sample, the active ones, those holding the GIL.
@@ -165,6 +167,8 @@ class Samplers:
 
     def sampling(self, pid: int, wall_seconds: float) -> Sampling:
         """What the samplers wrote, as one ``Sampling``."""
+        from .samples import Sampling, read_speedscope
+
         views = {}
         for kind in SAMPLERS:
             try:
@@ -188,7 +192,6 @@ def run(spec, interpreter=None):
     import tempfile
 
     from .launch import RUNNER, launch
-    from .samples import measurement_from_samples
 
     with tempfile.TemporaryDirectory(prefix="concadvisor-pyspy-") as folder:
         go = os.path.join(folder, "go")
@@ -219,6 +222,8 @@ def run(spec, interpreter=None):
 
             raise nothing_measured(outcome)
         sampling = state["samplers"].sampling(outcome.pid, float(raw.get("wall_seconds") or outcome.wall_seconds))
+        from .samples import measurement_from_samples
+
         runner = str(RUNNER)
         measurement = measurement_from_samples(
             sampling, library_paths=raw.get("library_paths", []), runner_file=raw.get("runner_file", runner),

@@ -37,19 +37,33 @@ def link(target: Path, page: Path) -> str:
 
 
 def write_report(result: Result, report: Path, json_path: Path | None = None,
-                 chart: bool = True) -> Written:
+                 chart: bool = True, drawer=None) -> Written:
+    """``drawer``: a ``ChartProcess`` started earlier, which draws while the rest is written."""
+    from .chart_process import ChartProcess
     from .json import JSONRenderer
     from .markdown import MarkdownRenderer
 
     written = Written(Path(report), Path(json_path) if json_path else None)
     chart = chart and not _charts_off()
-    if json_path:
-        write_atomic(json_path, JSONRenderer().render(result))
     if chart and json_path and Path(json_path).absolute() == chart_path(report).absolute():
         written.problems.append(f"chart not written: {json_path} is the JSON result")
         chart = False
-    if chart:
-        written.chart = _draw(lambda path: _chart_module().write_chart(result, path), report, written)
+    if not chart:
+        if drawer is not None:
+            drawer.close()
+        drawer = None
+    elif drawer is None:
+        drawer = ChartProcess.here()
+    if drawer is not None:
+        try:
+            drawer.request(result, chart_path(report))
+        except OSError as exc:
+            written.problems.append(f"chart not written ({exc.__class__.__name__}: {exc})")
+            drawer = None
+    if json_path:
+        write_atomic(json_path, JSONRenderer().render(result))
+    if drawer is not None:
+        written.chart = _draw(lambda path: drawer.wait(), report, written)
     page = MarkdownRenderer(chart=link(written.chart, report) if written.chart else None)
     write_atomic(report, page.render(result))
     return written
@@ -68,6 +82,14 @@ def write_comparison(before: Result, after: Result, report: Path, names: tuple[s
     return written
 
 
+def chart_drawer():
+    """A drawing process started now (or one that draws later in this process, when
+    charts are off): use it with ``with`` so an unused one is let go."""
+    from .chart_process import ChartProcess
+
+    return ChartProcess(start=not _charts_off())
+
+
 def _charts_off() -> bool:
     """CONCADVISOR_NO_CHART=1 skips the picture (about a second of matplotlib per report)."""
     return os.environ.get("CONCADVISOR_NO_CHART", "") not in ("", "0")
@@ -84,7 +106,10 @@ def _draw(draw, report: Path, written: Written) -> Path | None:
     try:
         return draw(path)
     except Exception as exc:  # a picture is a nicety; never lose the report over it
-        written.problems.append(f"chart not written ({exc.__class__.__name__}: {exc})")
+        from .chart_process import ChartNotDrawn
+
+        why = str(exc) if isinstance(exc, ChartNotDrawn) else f"{exc.__class__.__name__}: {exc}"
+        written.problems.append(f"chart not written ({why})")
         return None
 
 

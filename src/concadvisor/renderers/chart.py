@@ -90,6 +90,16 @@ def write_compare_chart(before: Result, after: Result, path: Path) -> Path:
     return _save(figure, path)
 
 
+def warm_up() -> None:
+    """Load what the first drawing would (the figure classes, the Agg canvas, the font)
+    by drawing a tiny throwaway figure: a drawing process does this while it waits."""
+    import io
+
+    figure = _figure()
+    figure.add_subplot().set_title("warm-up", fontsize=10, fontweight="bold")
+    figure.savefig(io.BytesIO(), format="png", dpi=20)
+
+
 def _figure():
     from matplotlib.figure import Figure
 
