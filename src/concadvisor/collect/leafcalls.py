@@ -14,6 +14,10 @@ from __future__ import annotations
 import ast
 import builtins
 import fnmatch
+import hashlib
+import marshal
+import os
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -45,8 +49,76 @@ class _FileIndex:
 
 @lru_cache(maxsize=512)
 def _index(path: str) -> _FileIndex | None:
+    """The file's index, from the disk cache when the file hasn't changed since."""
     if not path or path.startswith("<"):
         return None
+    try:
+        stat = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    signature = (INDEX_FORMAT, path, stat.st_size, stat.st_mtime_ns)
+    stored = _cache_file(path)
+    cached = _read_cached(stored, signature)
+    if cached is not None:
+        return cached
+    index = _build_index(path)
+    if index is not None:
+        _write_cached(stored, signature, index)
+    return index
+
+
+# Bump when _FileIndex or what _build_index puts in it changes: older cache entries are
+# then rebuilt.
+INDEX_FORMAT = 1
+
+
+def _cache_file(path: str) -> str | None:
+    """Where the index of ``path`` is kept between runs: parsing the standard library's
+    files again on every run costs a few tenths of a second."""
+    chosen = os.environ.get("CONCADVISOR_CACHE_DIR", "")
+    if chosen == "off":
+        return None
+    folder = os.path.join(chosen, "source-index") if chosen else os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "concadvisor", "source-index")
+    name = hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()
+    return os.path.join(folder, name + ".marshal")
+
+
+def _read_cached(stored: str | None, signature: tuple) -> _FileIndex | None:
+    if stored is None:
+        return None
+    try:
+        with open(stored, "rb") as handle:
+            saved_signature, scopes, calls, aliases = marshal.load(handle)
+        if tuple(saved_signature) != signature:
+            return None
+        return _FileIndex(tuple(_Scope(*scope) for scope in scopes), calls, aliases)
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+
+
+def _write_cached(stored: str | None, signature: tuple, index: _FileIndex) -> None:
+    """Best effort: a cache that can't be written is only a slower next run."""
+    if stored is None:
+        return
+    scopes = tuple((s.name, s.first_line, s.start, s.end) for s in index.scopes)
+    tmp = None
+    try:
+        os.makedirs(os.path.dirname(stored), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(stored), suffix=".tmp")
+        with os.fdopen(fd, "wb") as handle:
+            marshal.dump((signature, scopes, index.calls, index.aliases), handle)
+        os.replace(tmp, stored)
+    except (OSError, ValueError):
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def _build_index(path: str) -> _FileIndex | None:
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             tree = ast.parse(handle.read())
