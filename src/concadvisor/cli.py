@@ -113,7 +113,8 @@ def profile(
     with chart_drawer() as drawer:  # matplotlib loads while the target runs
         try:
             with StatusLine(" ".join([Path(spec.argv[0]).name, *spec.argv[1:]]), sys.stderr) as status:
-                result = run_profile(spec, backend, progress=status, measured=measured.append)
+                result = run_profile(spec, backend, progress=status, measured=measured.append,
+                                     started=drawer.start)
         except NothingMeasured as exc:
             typer.echo(f"concadvisor: nothing measured: {exc}", err=True)
             raise typer.Exit(130 if exc.interrupted else 1)
@@ -160,6 +161,7 @@ def attach(
     from .renderers.bundle import chart_drawer
 
     with chart_drawer() as drawer:
+        drawer.start()
         try:
             result = run_attach(pid, duration)
         except InterpreterError as exc:

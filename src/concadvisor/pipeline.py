@@ -41,10 +41,16 @@ def load_in_background(modules=ANALYSIS_MODULES) -> threading.Thread:
     return thread
 
 
-def profile(spec: TargetSpec, backend: str = "auto", progress=None, measured=None) -> Result:
-    """``measured(measurement)``, if given, sees the classified table (e.g. a flame graph export)."""
-    load_in_background()
-    measurement = collect(spec, backend, progress=progress)
+def profile(spec: TargetSpec, backend: str = "auto", progress=None, measured=None,
+            started=None) -> Result:
+    """``measured(measurement)``, if given, sees the classified table (e.g. a flame graph
+    export); ``started()`` is called once the target runs (e.g. to start drawing ahead)."""
+    def meanwhile():
+        load_in_background()
+        if started is not None:
+            started()
+
+    measurement = collect(spec, backend, progress=progress, started=meanwhile)
     result = analyse(measurement)
     if measured is not None:
         measured(measurement)

@@ -35,7 +35,9 @@ def resolve_backend(name: str, spec: TargetSpec) -> str:
     return name
 
 
-def collect(spec: TargetSpec, backend: str = "auto", progress=None) -> Measurement:
+def collect(spec: TargetSpec, backend: str = "auto", progress=None, started=None) -> Measurement:
+    """``started()``, if given, is called once the target is running (after the samplers
+    attached): work the tool can do meanwhile starts then, not while the target boots."""
     chosen = resolve_backend(backend, spec)
     fallback = None
     if chosen == "pyspy":
@@ -46,13 +48,13 @@ def collect(spec: TargetSpec, backend: str = "auto", progress=None) -> Measureme
             problem = unavailable_reason(interpreter)
             if problem:
                 raise PySpyUnavailable(problem)
-            measurement, outcome = run(spec, interpreter)
+            measurement, outcome = run(spec, interpreter, started=started)
         except PySpyUnavailable as exc:
             fallback = f"{exc}; measured with cprofile instead"
             sys.stderr.write(f"concadvisor: {fallback}\n")
             chosen = "cprofile"
     if chosen in ("cprofile", "yappi"):
-        outcome = launch(spec, chosen)
+        outcome = launch(spec, chosen, on_start=(lambda pid: started()) if started else None)
         if outcome.raw is None:
             raise nothing_measured(outcome)
         if outcome.raw.get("backend") == "yappi":

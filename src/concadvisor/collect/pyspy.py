@@ -183,7 +183,7 @@ def nonblocking_for(interpreter) -> bool:
     return interpreter is None or tuple(interpreter.version_info[:2]) >= NONBLOCKING_FROM
 
 
-def run(spec, interpreter=None):
+def run(spec, interpreter=None, started=None):
     """Run the target under the runner with nothing in it, sampled from outside.
 
     Returns (Measurement, ChildOutcome); ``PySpyUnavailable`` when the samplers could
@@ -211,6 +211,8 @@ def run(spec, interpreter=None):
             if problem:
                 samplers.stop()
                 return None
+            if started is not None:
+                started()
             return samplers.finish
 
         outcome = launch(spec, "none", on_start=on_start, settings={"go": go, "count_calls": True})

@@ -83,11 +83,15 @@ def write_comparison(before: Result, after: Result, report: Path, names: tuple[s
 
 
 def chart_drawer():
-    """A drawing process started now (or one that draws later in this process, when
-    charts are off): use it with ``with`` so an unused one is let go."""
+    """A drawer to ``start`` once the target runs (it then draws in a process of its own,
+    prepared meanwhile); use it with ``with`` so an unused one is let go. With charts
+    off, ``start`` does nothing."""
     from .chart_process import ChartProcess
 
-    return ChartProcess(start=not _charts_off())
+    drawer = ChartProcess(start=False)
+    if _charts_off():
+        drawer.start = lambda: None
+    return drawer
 
 
 def _charts_off() -> bool:

@@ -30,14 +30,20 @@ class ChartNotDrawn(RuntimeError):
 
 
 class ChartProcess:
-    """A drawing process: ``draw`` once, or ``close`` to let it go unused."""
+    """A drawing process: ``start`` it early, then ``request`` and ``wait`` (or ``draw``)
+    once, or ``close`` to let it go unused."""
 
     def __init__(self, start: bool = True):
         self.process: subprocess.Popen | None = None
         self.path: Path | None = None
         self.pending = None  # the result, when drawing here after all
         self.request_file: str | None = None
-        if not start:
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Start the process (once); until then, or if it can't start, drawing is done here."""
+        if self.process is not None:
             return
         package_root = str(Path(__file__).resolve().parents[2])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
@@ -48,11 +54,11 @@ class ChartProcess:
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                 text=True, encoding="utf-8", errors="replace", start_new_session=True)
         except OSError:
-            self.process = None  # drawn in this process after all
+            self.process = None
 
     @classmethod
     def here(cls) -> "ChartProcess":
-        """One that draws in this process (when nothing was started ahead)."""
+        """One that draws in this process (unless ``start`` is called)."""
         return cls(start=False)
 
     def request(self, result, path: Path) -> None:
