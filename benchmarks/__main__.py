@@ -28,7 +28,8 @@ def main(argv=None) -> int:
         print(f"\nworst error: {worst:.3f}\n", flush=True)
     if args.which in ("overhead", "all"):
         text, _ = overhead.run(backends, repeats=args.repeats, quick=args.quick)
-        print("## overhead: whole command wall time / plain run, target <= 1.5x for concadvisor (auto)\n")
+        print("## overhead: wall time / plain run; targets for concadvisor (auto): whole command <= 1.5x "
+              "on call-heavy code, the target's own time <= 1.05x\n")
         print(text, "\n", flush=True)
     if args.which in ("speedup", "all"):
         text, factors = speedup.run(repeats=args.repeats, quick=args.quick)
