@@ -52,3 +52,17 @@ def test_more_cores_help_only_as_far_as_the_repeats_go():
     w = work(cpu_gil=4.0, repeats=4)
     assert estimate(w, "multiprocessing", cores=16) == pytest.approx(estimate(w, "multiprocessing", cores=4), rel=0.1)
     assert estimate(w, "multiprocessing", cores=4) > estimate(w, "multiprocessing", cores=2)
+
+
+def test_the_longest_piece_bounds_every_model():
+    # 12 repeats, 1.2 s of waiting, but one piece alone waits 0.5 s
+    even = work(overlappable_wait=1.2, repeats=12)
+    uneven = work(overlappable_wait=1.2, repeats=12, longest_piece=0.5)
+    assert estimate(even, "threads") == pytest.approx(12.0)
+    assert estimate(uneven, "threads") == pytest.approx(1.2 / 0.5)
+    assert estimate(uneven, "asyncio") == pytest.approx(1.2 / 0.5)
+
+
+def test_a_longest_piece_shorter_than_an_even_share_changes_nothing():
+    w = work(overlappable_wait=1.2, repeats=12, longest_piece=0.05)
+    assert estimate(w, "threads") == pytest.approx(12.0)

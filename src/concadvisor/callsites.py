@@ -30,7 +30,7 @@ BUCKETS = (*CATEGORIES, *(f"family:{name}" for name in FAMILY_NAMES))
 SITE_COLUMNS = ["thread", "user_id", "user_function", "file", "def_line", "line",
                 "callee_id", "callee", "library", "calls", "seconds", *CATEGORIES,
                 "family", "in_coroutine", "awaited", "unit", "unit_file", "unit_line",
-                "repeats", "driver", "driver_file", "driver_line", "under_event_loop"]
+                "unit_longest", "repeats", "driver", "driver_file", "driver_line", "under_event_loop"]
 
 
 @dataclass
@@ -167,11 +167,22 @@ def _site(thread, rows, caller_id, callee_id, calls, seconds, vector, callers, u
         "awaited": bool(found.awaited) if found else False,
         "unit": unit_name, "unit_file": rows[unit_id]["file"] if unit_id in rows else "",
         "unit_line": int(rows[unit_id]["line"]) if unit_id in rows else 0,
+        "unit_longest": _longest_call(rows.get(unit_id)),
         "repeats": int(repeats),
         "driver": rows[driver_id]["function"] if driver_id in rows else "",
         "driver_file": driver_file, "driver_line": int(driver_line),
         "under_event_loop": _has_ancestor(caller_id, event_loop_ids, callers),
     }
+
+
+def _longest_call(row) -> float:
+    """The longest single call of a function, where the backend timed it (0: not timed)."""
+    value = (row or {}).get("longest_call_seconds")
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return value if value > 0 else 0.0  # NaN and missing alike
 
 
 def _unit_of_work(caller_id, callee_id, calls, own, rows, callers, user):

@@ -71,11 +71,13 @@ def work_from_facts(f: Facts) -> Work:
     gil_wait = f.seconds.get("gil_wait", 0.0)
     cpu_sites = f.cpu_sites()
     repeats = max(f.io_repeats() if over >= f.cpu_seconds() else f.cpu_repeats(), 1)
+    longest = _longest_piece(waits.iloc[:1])  # the unit whose repeats f.io_repeats() gave
     if len(cpu_sites) and over < f.cpu_seconds():
         repeats = int(cpu_sites.groupby("unit")["repeats"].max().max())
+        longest = _longest_piece(cpu_sites[cpu_sites["repeats"] == repeats])
         if repeats < 2 and f.cpu_seconds() > f.seconds[IO_WAIT]:
             # One long computation: its loop can be cut into chunks, one per core.
-            repeats = max(f.cores, 2)
+            repeats, longest = max(f.cores, 2), 0.0
     cpu_gil, cpu_nogil = max(f.seconds[CPU_GIL] - gil_wait, 0.0), f.seconds[CPU_NOGIL]
     if f.threads_counted > 1 and f.process_cpu_seconds > 0 and cpu_gil + cpu_nogil > f.process_cpu_seconds:
         # Threads can't have used more CPU than the process did (the rest was GIL queueing).
@@ -85,7 +87,15 @@ def work_from_facts(f: Facts) -> Work:
                 cpu_gil=cpu_gil, cpu_nogil=cpu_nogil,
                 other=f.seconds[OTHER], repeats=repeats, cores=f.cores, gil_enabled=f.gil_enabled,
                 background_cpu=f.background_cpu_seconds(), cpu_pieces=_cpu_pieces(cpu_sites),
-                child_cpu=0.0 if f.uses_processes else f.children_cpu_seconds)
+                child_cpu=0.0 if f.uses_processes else f.children_cpu_seconds, longest_piece=longest)
+
+
+def _longest_piece(sites) -> float:
+    """The longest single run of a repeated unit of work behind these sites (0: untimed)."""
+    if sites is None or not len(sites) or "unit_longest" not in sites:
+        return 0.0
+    repeated = sites[sites["repeats"] >= 2]
+    return float(repeated["unit_longest"].max()) if len(repeated) else 0.0
 
 
 def _estimate(work: Work, model: str, f: Facts) -> float:

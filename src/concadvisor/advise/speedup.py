@@ -12,15 +12,18 @@ The work is the measured seconds of the working threads:
     C  CPU of the child processes it waits for: overlapped, they share the same cores,
        so every model is also bounded by (G + N + B + C) / c
     c  this machine's cores; L the lanes a model runs side by side
+    T  the longest single run of the unit of work, when it was timed (0: not timed):
+       no model finishes before its longest piece does, so every model's overlapped
+       part is at least T (pieces of unequal length don't all divide evenly)
 
 Each model is bounded by its scarcest resource. The lanes bound: (W + G + N) / L, every
 lane busy. The GIL bound: one GIL per process, so G is serial inside a process unless
 the build is free-threaded. The core bound: (G + N) / c. What happens once stays serial:
 
-    threads                  Ws + O + max((W+G+N)/L,  G + B,  (G+N+B)/c),  L = min(k, 32)
-    asyncio                  Ws + O + max((W+G+N)/L,  G + N,  G + B),      L = min(k, 1000)
-    multiprocessing          Ws + O + max((W+G+N)/P,  (G+N)/c,  B + u*d) + P*s,  P = min(k, c)
-    asyncio+multiprocessing  Ws + O + max((W+G+N)/L,  (G+N)/P,  B + u*d) + P*s,  P = min(k, c)
+    threads                  Ws + O + max((W+G+N)/L,  G + B,  (G+N+B)/c,  T),  L = min(k, 32)
+    asyncio                  Ws + O + max((W+G+N)/L,  G + N,  G + B,  T),      L = min(k, 1000)
+    multiprocessing          Ws + O + max((W+G+N)/P,  (G+N)/c,  B + u*d,  T) + P*s,  P = min(k, c)
+    asyncio+multiprocessing  Ws + O + max((W+G+N)/L,  (G+N)/P,  B + u*d,  T) + P*s,  P = min(k, c)
 
 where s is the cost of starting one worker process (about 0.05 s here). Handing the u
 CPU pieces to processes costs the parent u*d more: d is about 5 us a piece with a chunked
@@ -55,6 +58,7 @@ class Work:
     background_cpu: float = 0.0
     cpu_pieces: int = 0  # CPU units a process pool would be handed (0: same as repeats)
     child_cpu: float = 0.0  # CPU of the child processes the program waits for
+    longest_piece: float = 0.0  # the longest single run of the unit of work (0: not timed)
 
     @property
     def today(self) -> float:
@@ -69,24 +73,26 @@ def model_seconds(work: Work, model: str, cores: int | None = None) -> float:
     serial = work.single_wait + work.other
     # Child processes' CPU (subprocess.run of real work) needs the same cores once overlapped.
     cores_bound = (G + N + B + work.child_cpu) / c
+    # The longest piece runs whole in one lane (never longer than all the work together).
+    T = min(work.longest_piece, W + G + N) if k > 1 else 0.0
     if model == "threads":
         lanes = min(k, THREAD_POOL_LANES)
         gil_bound = G + B if work.gil_enabled else 0.0
-        return serial + max((W + G + N) / lanes, gil_bound, cores_bound)
+        return serial + max((W + G + N) / lanes, gil_bound, cores_bound, T)
     if model == "asyncio":
         lanes = min(k, EVENT_LOOP_LANES)
-        return serial + max((W + G + N) / lanes, G + N, G + B, cores_bound)
+        return serial + max((W + G + N) / lanes, G + N, G + B, cores_bound, T)
     if model == "multiprocessing":
         procs = min(k, c)
         start = procs * PROCESS_START_SECONDS if procs > 1 else 0.0
         dispatch = (work.cpu_pieces or k) * DISPATCH_SECONDS[model]
-        return serial + max((W + G + N) / procs, cores_bound, B + dispatch) + start
+        return serial + max((W + G + N) / procs, cores_bound, B + dispatch, T) + start
     if model == "asyncio+multiprocessing":
         lanes = min(k, EVENT_LOOP_LANES)
         procs = min(k, c)
         start = procs * PROCESS_START_SECONDS if procs > 1 else 0.0
         dispatch = (work.cpu_pieces or k) * DISPATCH_SECONDS[model]
-        return serial + max((W + G + N) / lanes, (G + N) / procs, B + dispatch, cores_bound) + start
+        return serial + max((W + G + N) / lanes, (G + N) / procs, B + dispatch, cores_bound, T) + start
     return work.today
 
 
