@@ -15,6 +15,11 @@ per thread, which calls were seen starting. Together:
 
 Calls the counters cannot see (inside libraries, lambdas, comprehensions) keep the
 samples' lower bound.
+
+A counter that cost the target too much was switched off during the run (a function
+called hundreds of thousands of times a second): its count is a lower bound. Then the
+larger of it and the samples' count is used, and the function's name goes into
+``measurement.extra["calls_at_least"]`` so the report can say "at least".
 """
 from __future__ import annotations
 
@@ -25,16 +30,21 @@ from ..table import Measurement
 
 
 def merge_counts(measurement: Measurement, counts: list) -> bool:
-    """Put the runner's counts into ``measurement`` (in place); False when there were none."""
+    """Put the runner's counts into ``measurement`` (in place); False when there were none.
+
+    Each count is ``[kind, file, line, name or end line, count]`` and, from runners that
+    switch costly counters off, a sixth item: 1 when the count is a lower bound."""
     if not counts or measurement.functions.empty:
         return False
-    defs, loops = {}, defaultdict(list)
-    for kind, file, line, other, n in counts:
-        real = _real(file)
+    defs, lower, loops = {}, set(), defaultdict(list)
+    for kind, file, line, other, n, *rest in counts:
+        real, at_least = _real(file), bool(rest and rest[0])
         if kind == "def":
             defs[(real, int(line), other)] = int(n)
+            if at_least:
+                lower.add((real, int(line), other))
         else:
-            loops[real].append((int(line), int(other), int(n)))
+            loops[real].append((int(line), int(other), int(n), at_least))
     functions, edges = measurement.functions, measurement.edges
     keys = [(_real(f), int(line), name) if not native else None
             for f, line, name, native in zip(functions["file"], functions["line"],
@@ -42,11 +52,16 @@ def merge_counts(measurement: Measurement, counts: list) -> bool:
     counted = [key in defs for key in keys]
     if not any(counted):
         return False
-    calls = _share_among_threads(functions, keys, counted, defs)
-    spans = _def_spans(functions, keys, counted)
-    edge_calls = _edge_calls(functions, edges, calls, keys, counted, defs, loops, spans)
+    calls = _share_among_threads(functions, keys, counted, defs, lower)
+    spans = _def_spans(functions, keys, counted, lower)
+    edge_calls, edge_lower = _edge_calls(functions, edges, calls, loops, spans)
     edges["calls"] = [int(round(max(n, 1))) for n in edge_calls]
     _settle_functions(functions, edges, calls, counted)
+    names = dict(zip(functions["func_id"], functions["function"]))
+    at_least = {names[fid] for key, fid in zip(keys, functions["func_id"]) if key in lower}
+    at_least |= {names[fid] for (thread, fid), flagged in edge_lower.items() if flagged and fid in names}
+    if at_least:
+        measurement.extra["calls_at_least"] = sorted(at_least)
     return True
 
 
@@ -57,52 +72,61 @@ def _real(path: str) -> str:
         return path
 
 
-def _share_among_threads(functions, keys, counted, defs) -> dict:
+def _share_among_threads(functions, keys, counted, defs, lower) -> dict:
     """(thread, func_id) -> calls of each counted function in that thread."""
-    seen = defaultdict(int)
+    seen, sampled = defaultdict(int), defaultdict(int)
     for key, is_counted, starts in zip(keys, counted, functions["calls"]):
         if is_counted:
             seen[key] += max(int(starts), 1)
+            sampled[key] += int(starts)
     out = {}
     for key, is_counted, thread, fid, starts in zip(keys, counted, functions["thread"],
                                                      functions["func_id"], functions["calls"]):
         if is_counted:
-            out[(thread, fid)] = defs[key] * max(int(starts), 1) / seen[key]
+            total = max(defs[key], sampled[key]) if key in lower else defs[key]
+            out[(thread, fid)] = total * max(int(starts), 1) / seen[key]
     return out
 
 
-def _def_spans(functions, keys, counted) -> dict:
-    """func_id -> (file, first line) of counted functions, for finding their loops."""
-    return {fid: (key[0], key[1]) for fid, key, is_counted in zip(functions["func_id"], keys, counted)
-            if is_counted}
+def _def_spans(functions, keys, counted, lower) -> dict:
+    """func_id -> (file, first line, count is a lower bound) of counted functions, for
+    finding their loops."""
+    return {fid: (key[0], key[1], key in lower)
+            for fid, key, is_counted in zip(functions["func_id"], keys, counted) if is_counted}
 
 
-def _line_runs(thread, caller, line, calls, defs, loops, spans, totals) -> float | None:
-    """How often ``line`` of user function ``caller`` ran in ``thread`` (None: unknown)."""
+def _line_runs(thread, caller, line, calls, loops, spans, totals):
+    """How often ``line`` of user function ``caller`` ran in ``thread``, and whether that
+    is a lower bound ((None, False): unknown)."""
     own = calls.get((thread, caller))
     if own is None:
-        return None
-    file, first = spans[caller]
+        return None, False
+    file, first, own_lower = spans[caller]
     inner = None
-    for body, end, n in loops.get(file, ()):
+    for body, end, n, at_least in loops.get(file, ()):
         if first <= body <= line <= end and (inner is None or body >= inner[0]):
-            inner = (body, end, n)
+            inner = (body, end, n, at_least)
     if inner is None:
-        return own
+        return own, own_lower
     total = totals.get(caller) or own
-    return inner[2] * own / total  # the loop's count, shared among threads like the function's
+    return inner[2] * own / total, inner[3]  # the loop's count, shared among threads like the function's
 
 
-def _edge_calls(functions, edges, calls, keys, counted, defs, loops, spans) -> list:
+def _edge_calls(functions, edges, calls, loops, spans):
+    """Calls along each edge, and (thread, callee) -> whether a lower bound went into them."""
     totals = defaultdict(float)
     for (thread, fid), n in calls.items():
         totals[fid] += n
-    estimate = []
-    for thread, caller, line, sampled in zip(edges["thread"], edges["caller_id"], edges["line"],
-                                             edges["calls"]):
-        runs = _line_runs(thread, caller, int(line), calls, defs, loops, spans, totals) \
-            if caller in spans else None
-        estimate.append(runs if runs is not None else float(sampled))
+    estimate, lower = [], defaultdict(bool)
+    for thread, caller, callee, line, sampled in zip(edges["thread"], edges["caller_id"],
+                                                     edges["callee_id"], edges["line"], edges["calls"]):
+        runs, at_least = _line_runs(thread, caller, int(line), calls, loops, spans, totals) \
+            if caller in spans else (None, False)
+        if runs is None:
+            estimate.append(float(sampled))
+        else:
+            estimate.append(max(runs, float(sampled)) if at_least else runs)
+            lower[(thread, callee)] |= at_least and (thread, callee) not in calls
     # a counted callee's calls are shared among its call sites in proportion
     incoming = defaultdict(list)
     for index, (thread, callee) in enumerate(zip(edges["thread"], edges["callee_id"])):
@@ -112,7 +136,7 @@ def _edge_calls(functions, edges, calls, keys, counted, defs, loops, spans) -> l
         weight = sum(max(estimate[i], 1e-9) for i in indexes)
         for i in indexes:
             estimate[i] = calls[key] * max(estimate[i], 1e-9) / weight
-    return estimate
+    return estimate, lower
 
 
 def _settle_functions(functions, edges, calls, counted) -> None:

@@ -275,6 +275,11 @@ def sampling_notes(sampling: Sampling, measurement, counted: bool = False) -> li
              "call counts are the calls seen starting in the samples (a lower bound), not counted calls")
     notes = [f"py-spy sampled at {sampling.rate} Hz ({measurement.extra.get('samples', 0)} samples): "
              f"seconds are samples x interval; {calls}"]
+    hot = measurement.extra.get("calls_at_least") or []
+    if counted and hot:
+        shown = ", ".join(hot[:5]) + (f" and {len(hot) - 5} more" if len(hot) > 5 else "")
+        notes.append(f"calls of {shown} are at least the numbers shown: counting them cost the "
+                     "run too much (hundreds of thousands of calls a second), so it stopped early")
     children = {}
     for thread in sampling.active:
         if thread.pid not in (0, sampling.pid):

@@ -1137,6 +1137,8 @@ def main():
     _install_exit_hooks(run)
     run.base = run.payload()
     _start_snapshots(run)
+    if _COUNTER is not None:
+        _COUNTER.start()  # counters weigh their cost against the target's time from now
     run.wall_start = time.perf_counter()
     run.backend.start()
     failure = None
