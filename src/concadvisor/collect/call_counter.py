@@ -42,10 +42,11 @@ import sys
 import time
 import types
 
-# Seconds each counted event costs the target, roughly (3.11-3.13 on a 2020s laptop): a
-# function call or while round (next() of a repeat), a for loop's entry through its
-# counting callable, an item counted by compress.
-EVENT_COST, ENTRY_COST, ITEM_COST = 25e-9, 150e-9, 8e-9
+# Seconds each counted event costs the target, roughly (3.11-3.13 on a 2 GHz server core):
+# a function call or while round (next() of a repeat), a for loop's entry through its
+# counting callable, an item counted by compress (a list's; a generator's costs more),
+# a function call seen by sys.monitoring (3.13+, see _monitor_calls).
+EVENT_COST, ENTRY_COST, ITEM_COST, START_COST = 50e-9, 150e-9, 15e-9, 200e-9
 BATCH = 4096          # events between two looks at a counter's cost
 SITE_SHARE = 0.002    # a counter may cost this share of the time its batch took...
 SITE_FREE = 0.0005    # ...once it has cost this many seconds in all
@@ -74,6 +75,8 @@ _generation = []  # bumped at each new batch: a late call of an old batch's end 
 _lower = set()    # counters switched off: their counts are lower bounds
 _files = {}       # filename -> _File, every file compiled with counters
 _total = [0.0, 0.0]  # seconds all counting has cost, perf_counter() when the target started
+_monitoring = []  # 3.13+: [sys.monitoring tool id, set_local_events, PY_START] when it counts calls
+_started_by_code = {}  # id(code) -> the counter of the function it is the code of (3.13+)
 _lock = _thread.RLock()              # compiling
 _deciding = _thread.allocate_lock()  # weighing a batch (one thread at a time)
 
@@ -117,6 +120,7 @@ def install(is_user_file, runpy_module):
 
     runpy_module.compile = counting_compile  # runpy compiles the main script with compile()
     _total[1] = _now()
+    _monitor_calls()
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_locks_in_forked_child)
 
@@ -165,6 +169,10 @@ def compile_counted(source, filename, optimize=-1):
             except Exception:
                 plain = None
         _files[filename] = _File(filename, code, plain, counting.paths)
+        for k in counting.started:
+            if _owners[k] is not None:
+                _owners[k].started = k
+                _arm(_owners[k].counted, k)
     return code
 
 
@@ -178,6 +186,7 @@ class _Counting(ast.NodeTransformer):
         self.inserted = []  # (statement list, counter statement)
         self.wrapped = []  # (for loop, its own iterable)
         self.may_warn = False  # the compiler warns about something in this file
+        self.started = []  # counters of functions counted through sys.monitoring
 
     def _counter(self, site, weight, loop=False):
         k = len(_sites)
@@ -223,8 +232,14 @@ class _Counting(ast.NodeTransformer):
         return node
 
     def _function(self, node):
-        return self._scoped(node, lambda first: self._increment(
-            ["def", self.filename, first, node.name], node.body, 1 if _docstring(node.body) else 0))
+        def count_calls(first):
+            site = ["def", self.filename, first, node.name]
+            if _monitoring:  # sys.monitoring tells of each call: nothing in the code
+                self.started.append(self._counter(site, START_COST))
+            else:
+                self._increment(site, node.body, 1 if _docstring(node.body) else 0)
+
+        return self._scoped(node, count_calls)
 
     visit_FunctionDef = _function
     visit_AsyncFunctionDef = _function
@@ -450,7 +465,7 @@ class _Code:
     """One code object of a counted file, with and without its own counters."""
 
     __slots__ = ("key", "parent", "children", "counted", "counted_at", "plain", "plain_at",
-                 "active", "off", "sites")
+                 "active", "off", "sites", "started")
 
     def __init__(self, code, parent):
         self.key = (code.co_name, code.co_firstlineno)
@@ -461,6 +476,7 @@ class _Code:
         self.plain, self.plain_at = None, None
         self.off = False
         self.sites = []
+        self.started = None  # its counter, when sys.monitoring counts its calls
 
     def attach_plain(self, plain):
         """The same code compiled without counters (nothing when they do not match up)."""
@@ -539,9 +555,13 @@ def _batch_done(k, generation):
     weighed. Runs in the target's thread, called from C (through chain): it must not
     raise, and returns True (a compress() selector that lets the item through)."""
     _spent[k] += 1
-    if generation != _generation[k] or not _deciding.acquire(False):
-        return True  # a late call, or another thread is deciding: count only
+    if generation != _generation[k]:
+        return True  # a late call: count only
+    deciding = False
     try:
+        deciding = _deciding.acquire(False)
+        if not deciding:
+            return True  # another thread is deciding: count only
         _spent[k] += _batch_size[k] - _length_hint(_batch[k])
         _batch_size[k] = 0  # counted into _spent now
         now = _now()
@@ -552,7 +572,8 @@ def _batch_done(k, generation):
     except Exception:  # counting is a bonus: never disturb the target for it
         pass
     finally:
-        _deciding.release()
+        if deciding:
+            _deciding.release()
     return True
 
 
@@ -580,14 +601,71 @@ def _switch_off(k):
         _settle(k)
         return
     node = _owners[k]
-    if node is not None and not node.off and node.plain is not None \
-            and node.counted.co_flags & _CO_OPTIMIZED and _switch_code(node):
+    swappable = (node is not None and not node.off and node.plain is not None
+                 and node.counted.co_flags & _CO_OPTIMIZED)
+    if swappable and node.started == k and len(node.sites) == 1:
+        swappable = False  # only its calls are counted: switching sys.monitoring off is enough
+    if swappable and _switched_code(node):
         for site in node.sites:
             _lower.add(site)
             _loops[site] = iter  # frames still running the counted code
             _settle(site)
+    elif node is not None and node.started == k:
+        _lower.add(k)  # _function_started says DISABLE from now on
+        _settle(k)
     else:  # module or class body code (it runs once), or its functions were not found
         _settle(k)
+
+
+def _monitor_calls():
+    """From 3.13 a function given new code (``__code__ = ...``) is no longer specialised
+    where it is called: switched-off functions would stay slower. So there, function calls
+    are counted through sys.monitoring (PY_START, on the counted code objects only), and
+    a hot function's counting is switched off by disabling that event: its code stays."""
+    monitoring = getattr(sys, "monitoring", None)
+    if sys.version_info < (3, 13) or monitoring is None or _monitoring:
+        return
+    for tool in (4, 3):  # the ids no standard tool claims
+        try:
+            monitoring.use_tool_id(tool, "concadvisor call counter")
+        except ValueError:
+            continue
+        monitoring.register_callback(tool, monitoring.events.PY_START, _function_started)
+        _monitoring[:] = [tool, monitoring.set_local_events, monitoring.events.PY_START]
+        return
+
+
+def _arm(code, k):
+    """Count the calls of functions running ``code`` with counter ``k``."""
+    tool, set_local_events, py_start = _monitoring
+    _started_by_code[id(code)] = k
+    try:
+        set_local_events(tool, code, py_start)
+    except Exception:
+        pass
+
+
+def _function_started(code, offset):
+    """sys.monitoring's PY_START: a counted function started. Must not raise."""
+    k = _started_by_code.get(id(code))
+    if k is None or k in _lower:
+        return _DISABLE
+    _next(_events[k])
+    if k in _lower:  # this call's batch switched it off
+        return _DISABLE
+    return None
+
+
+_DISABLE = getattr(getattr(sys, "monitoring", None), "DISABLE", None)
+
+
+def _switched_code(node):
+    """Whether some function took ``node``'s code without counters (when switching failed
+    half way, some may have: their counts are lower bounds then too)."""
+    try:
+        return _switch_code(node)
+    except Exception:
+        return True
 
 
 def _switch_code(node):
@@ -603,6 +681,8 @@ def _switch_code(node):
         old.append((here, here.active))
         replaced[id(here.active)] = code
         here.active = code
+        if here is not node and here.started is not None and here.started not in _lower:
+            _arm(code, here.started)  # code around it, still counting its calls
         here = here.parent
     if _swap_functions(replaced):
         return True
