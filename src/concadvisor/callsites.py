@@ -97,7 +97,12 @@ def call_sites(measurement: Measurement) -> pd.DataFrame:
     for thread, table in functions.groupby("thread", sort=False):
         edges = measurement.edges[measurement.edges["thread"] == thread]
         rows.extend(_thread_sites(thread, table, edges, codes))
-    return pd.DataFrame(rows, columns=SITE_COLUMNS)
+    sites = pd.DataFrame(rows, columns=SITE_COLUMNS)
+    # Counts that stopped early (too many calls to count cheaply) are lower bounds.
+    lower = set(measurement.extra.get("calls_at_least") or ())
+    called = sites["callee"].where(sites["callee"] != "(own code)", sites["user_function"])
+    sites["calls_at_least"] = [str(name).rsplit(".", 1)[-1] in lower for name in called]
+    return sites
 
 
 def _thread_sites(thread, table, edges, codes: CodeMap) -> list[dict]:

@@ -21,9 +21,11 @@ def hotspots(measurement: Measurement, sites: pd.DataFrame, top: int = TOP) -> l
         frame = sites.assign(
             function=sites["callee"].where(sites["callee"] != "(own code)", sites["user_function"]),
             location=[where(f, line) for f, line in zip(sites["file"], sites["line"])])
+        if "calls_at_least" not in frame:
+            frame = frame.assign(calls_at_least=False)
         grouped = frame.groupby(["function", "location"], sort=False).agg(
             {**{c: "sum" for c in CATEGORIES}, "seconds": "sum", "calls": "sum",
-             "user_function": "first", "thread": "nunique"}).reset_index()
+             "user_function": "first", "thread": "nunique", "calls_at_least": "any"}).reset_index()
     else:
         rows = counted_functions(measurement)
         if rows.empty:
@@ -35,10 +37,12 @@ def hotspots(measurement: Measurement, sites: pd.DataFrame, top: int = TOP) -> l
             {**{c: "sum" for c in CATEGORIES}, "seconds": "sum", "calls": "sum",
              "thread": "nunique"}).reset_index()
         grouped["user_function"] = grouped["function"]
+        grouped["calls_at_least"] = False
     grouped["category"] = grouped[list(CATEGORIES)].idxmax(axis=1)
     grouped = grouped.sort_values("seconds", ascending=False).head(top)
     return [{"function": r.function, "location": r.location, "category": r.category,
              "seconds": round(float(r.seconds), 4), "calls": int(r.calls),
              "caller": r.user_function, "threads": int(r.thread),
-             "split": {c: round(float(getattr(r, c)), 4) for c in CATEGORIES}}
+             "split": {c: round(float(getattr(r, c)), 4) for c in CATEGORIES},
+             **({"calls_at_least": True} if r.calls_at_least else {})}
             for r in grouped.itertuples()]

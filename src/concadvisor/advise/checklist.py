@@ -50,9 +50,11 @@ def describe_site(site, category: str | None = None) -> str:
     calls = int(site["calls"])
     per_call = seconds / calls if calls else seconds
     what = site["callee"] if site["callee"] != "(own code)" else f"{site['user_function']}() own code"
-    text = (f"{what} in {site['user_function']}() at {where(site['file'], site['line'])}: "
-            f"{seconds:.2f} s over {calls} call{'s' if calls != 1 else ''} ({_duration(per_call)} each)")
-    return text
+    if site.get("calls_at_least", False):  # a lower bound: a per-call figure would mislead
+        over = f"at least {calls} calls"
+    else:
+        over = f"{calls} call{'s' if calls != 1 else ''} ({_duration(per_call)} each)"
+    return f"{what} in {site['user_function']}() at {where(site['file'], site['line'])}: {seconds:.2f} s over {over}"
 
 
 def _duration(seconds: float) -> str:

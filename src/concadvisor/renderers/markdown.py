@@ -140,7 +140,8 @@ class MarkdownRenderer(Renderer):
         if not r.hotspots:
             return "## Hotspots\n\nNo call sites were measured.\n"
         rows = [(code(h.get("function")), code(h.get("location")), code(h.get("category")),
-                 f"{float(h.get('seconds') or 0):.3f}", md(h.get("calls")))
+                 f"{float(h.get('seconds') or 0):.3f}",
+                 ("≥ " if h.get("calls_at_least") else "") + md(h.get("calls")))
                 for h in r.hotspots]
         return "## Hotspots\n\n" + _table(["Call", "Where", "Category", "Seconds", "Calls"], rows) + "\n"
 
