@@ -13,7 +13,7 @@ import os
 import subprocess
 import tempfile
 
-from .common import PYTHON, ROOT, profile, table
+from .common import PYTHON, ROOT, median, profile, table
 
 WORKLOAD = str(ROOT / "benchmarks" / "workloads" / "phases.py")
 CATEGORIES = ("io_wait", "cpu_gil", "cpu_nogil")
@@ -37,11 +37,19 @@ def plan(budgets) -> list[str]:
             f"--hash={counts['hash']}"]
 
 
-def truth(args) -> dict:
+PLAIN_RUNS = 3
+
+
+def truth(args, runs: int = PLAIN_RUNS) -> dict:
+    """Each category's share in plain runs (the median of ``runs``: one run alone moves
+    by several points on a busy machine)."""
+    found = []
     with tempfile.TemporaryDirectory() as scratch:
         path = os.path.join(scratch, "truth.json")
-        subprocess.run([PYTHON, WORKLOAD, *args, f"--truth={path}"], check=True)
-        return shares(path)
+        for _ in range(runs):
+            subprocess.run([PYTHON, WORKLOAD, *args, f"--truth={path}"], check=True)
+            found.append(shares(path))
+    return {c: median([f[c] for f in found]) for c in found[0]}
 
 
 def shares(path) -> dict:
@@ -55,7 +63,7 @@ def run(backends, quick=False) -> tuple[str, float]:
     rows, worst = [], 0.0
     for mix, budgets in (QUICK_MIXES if quick else MIXES).items():
         args = plan(budgets)
-        true = truth(args)
+        true = truth(args, 1 if quick else PLAIN_RUNS)
         for backend in backends:
             with tempfile.TemporaryDirectory() as scratch:
                 own_path = os.path.join(scratch, "own.json")
