@@ -61,11 +61,15 @@ def run(tmp_path, python, files: dict, counted=True):
     argv = [python, str(tmp_path / "driver.py")] if counted else [python]
     done = subprocess.run([*argv, str(tmp_path / "main.py")], capture_output=True, text=True,
                           timeout=120, cwd=tmp_path)
-    counts, errors = {}, []
+    counts, errors, longest = {}, [], {}
+    if counted:
+        run.longest = longest  # (file name, first line) -> seconds, of the timed functions
     for line in done.stderr.splitlines():
         if line.startswith("COUNTS "):
-            for kind, file, first, _, n, lower in json.loads(line[7:]):
+            for kind, file, first, _, n, lower, *timed in json.loads(line[7:]):
                 counts[(kind, Path(file).name, first)] = (n, bool(lower))
+                if timed:
+                    longest[Path(file).name, first] = timed[0]
         else:
             errors.append(line)
     return done.stdout, "\n".join(errors), counts
@@ -374,3 +378,83 @@ def test_old_runners_counts_without_the_lower_bound_flag_still_merge():
     assert merge_counts(m, [["def", USER, 1, "main", 1], ["def", USER, 5, "work", 25]])
     assert dict(zip(m.functions["function"], m.functions["calls"]))["work"] == 25
     assert "calls_at_least" not in m.extra
+
+
+TIMED = '''
+import asyncio, time
+
+def job(seconds):
+    """One job: a pause."""
+    time.sleep(seconds)
+    return seconds
+
+def only_doc():
+    """Nothing else."""
+
+def fails(n):
+    time.sleep(0.15 if n == 2 else 0.001)
+    if n == 2:
+        raise ValueError("job %d failed" % n)
+    return n
+
+def numbers(n):
+    for i in range(n):
+        yield job(0.01)
+
+def names(a):
+    b = a
+    return sorted(locals())
+
+async def waits(seconds):
+    await asyncio.sleep(seconds)
+    return seconds
+
+async def main():
+    return await asyncio.gather(waits(0.02), waits(0.12), waits(0.02))
+
+def hot(x, pause=0.0):
+    if pause:
+        time.sleep(pause)
+    return x
+
+print([job(s) for s in (0.01, 0.2, 0.01, 0.01)], only_doc(), list(numbers(3)), names(1))
+for n in range(4):
+    try:
+        fails(n)
+    except ValueError as e:
+        print(e)
+print(asyncio.run(main()), sum(hot(i) for i in range(100000)), hot(1, 0.1))
+fails(2)
+'''
+
+
+@pytest.mark.parametrize("python", pythons())
+def test_the_longest_call_of_each_function_is_timed(tmp_path, python):
+    counts = same_as_plain(tmp_path, python, {"main.py": TIMED})  # the traceback too
+    longest = run.longest
+
+    def seconds(text):
+        return longest.get(("main.py", line_of(TIMED, text)))
+
+    assert 0.2 <= seconds("def job") < 0.3      # the 0.2 s call, not the 0.01 s ones
+    assert 0.15 <= seconds("def fails") < 0.25  # a call that raised ends when it raises
+    assert 0.12 <= seconds("async def waits") < 0.2  # a coroutine from its start to its return
+    assert 0.12 <= seconds("async def main") < 0.3
+    assert seconds("def numbers") is None  # a generator's calls only make it
+    assert seconds("def names") is None    # it reads its locals: no start time among them
+    assert counts[("def", "main.py", line_of(TIMED, "def only_doc"))] == (1, False)
+    # a hot function stops timing with its counting: the slow call after it is not seen
+    n, lower = counts[("def", "main.py", line_of(TIMED, "def hot"))]
+    assert lower and n < 100001
+    assert seconds("def hot") < 0.1
+
+
+def test_merged_longest_calls_fill_the_functions_table():
+    graph = (Graph().own(py("main", 1), 0.1).call(py("main", 1), py("work", 5), 3, 1.0)
+             .call(py("main", 1), py("old", 9), 2, 0.1))
+    m = measurement(graph)
+    counts = [["def", USER, 1, "main", 1, 0, 1.5], ["def", USER, 5, "work", 12, 0, 0.25],
+              ["def", USER, 9, "old", 2, 0]]
+    assert merge_counts(m, counts)
+    longest = dict(zip(m.functions["function"], m.functions["longest_call_seconds"]))
+    assert longest == {"main": 1.5, "work": 0.25, "old": 0.0}

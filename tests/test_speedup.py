@@ -66,3 +66,13 @@ def test_the_longest_piece_bounds_every_model():
 def test_a_longest_piece_shorter_than_an_even_share_changes_nothing():
     w = work(overlappable_wait=1.2, repeats=12, longest_piece=0.05)
     assert estimate(w, "threads") == pytest.approx(12.0)
+
+
+def test_a_unit_run_in_several_threads_at_once_has_no_longest_piece():
+    import pandas as pd
+
+    from concadvisor.advise.recommend import _longest_piece
+    one = pd.DataFrame({"thread": [1, 1], "repeats": [8, 8], "unit_longest": [0.25, 0.25]})
+    pool = pd.DataFrame({"thread": [1, 2], "repeats": [8, 8], "unit_longest": [1.0, 0.9]})
+    assert _longest_piece(one) == 0.25
+    assert _longest_piece(pool) == 0.0  # its calls' wall time counts the other threads' turns

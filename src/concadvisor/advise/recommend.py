@@ -95,7 +95,9 @@ def _longest_piece(sites) -> float:
     if sites is None or not len(sites) or "unit_longest" not in sites:
         return 0.0
     repeated = sites[sites["repeats"] >= 2]
-    return float(repeated["unit_longest"].max()) if len(repeated) else 0.0
+    if not len(repeated) or ("thread" in repeated and repeated["thread"].nunique() > 1):
+        return 0.0  # run in several threads at once: a call's wall time counts the others' turns
+    return float(repeated["unit_longest"].max())
 
 
 def _estimate(work: Work, model: str, f: Facts) -> float:

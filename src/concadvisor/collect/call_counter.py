@@ -17,6 +17,15 @@ What a counter costs the program:
   loop ``itertools.compress(iterable, repeat)``: C code then counts the items;
 * a ``while`` or ``async for`` loop counts with ``next()`` per round.
 
+Each function's calls are also timed, for the longest single call (what no schedule can
+split): its body becomes ``began = perf_counter()`` and ``try: body finally:
+heappushpop(longest[k], perf_counter() - began)`` (same lines, same tracebacks; from
+3.13 sys.monitoring's PY_START, PY_RETURN and PY_UNWIND time it instead, nothing in the
+code). Not timed: generators (a call only makes the generator), functions that may read
+their own locals (``locals()``, ``vars()``, ``dir()``). A coroutine's call runs from its
+first step to its return. The timing is part of the counted code and its cost part of the
+counter's: it stops when the function's counting does.
+
 Counters that cost too much switch themselves off. Each one's repeat gives out a batch
 of items and then, through itertools.chain, calls ``_batch_done``, which weighs what the
 batch cost against the time it took: a hot function's objects then get a copy of its
@@ -33,6 +42,7 @@ import ast
 import builtins
 import collections
 import functools
+import heapq
 import importlib.abc
 import importlib.machinery
 import itertools
@@ -47,11 +57,19 @@ import types
 # counting callable, an item counted by compress (a list's; a generator's costs more),
 # a function call seen by sys.monitoring (3.13+, see _monitor_calls).
 EVENT_COST, ENTRY_COST, ITEM_COST, START_COST = 50e-9, 150e-9, 15e-9, 200e-9
+# What timing a call adds besides two looks at the clock (timed at install: a look costs
+# 25 ns on a bare core, 100 ns and more in some VMs): a heappushpop in its code, or (3.13+)
+# a PY_RETURN event and a dict entry for the frame.
+TIME_COST, RETURN_COST = 100e-9, 300e-9
 BATCH = 4096          # events between two looks at a counter's cost
 SITE_SHARE = 0.002    # a counter may cost this share of the time its batch took...
 SITE_FREE = 0.0005    # ...once it has cost this many seconds in all
 TOTAL_SHARE = 0.01    # all counters together this share of the run (after its first second)
 COUNTER = "__concadvisor_counts__"  # what each counted event calls next() on, one a site
+NOW = "__concadvisor_now__"         # perf_counter(), read when a timed function starts and ends
+LONGEST = "__concadvisor_longest__"  # one [seconds] a site: its longest call so far
+KEEP_MAX = "__concadvisor_keep_max__"  # heapq.heappushpop: [x] becomes [max(x, seconds)]
+BEGAN = "__concadvisor_began__"     # the local that holds when this call started
 NEXT = "__concadvisor_next__"       # next()
 LOOPS = "__concadvisor_loops__"     # what each counted for loop passes its iterable through
 UNTOUCHED = sys.maxsize  # a repeat's items before it gave out any
@@ -68,20 +86,25 @@ _items = []       # for loops: compress() takes one item per item of the iterabl
 _items_seen = []  # for loops: items left in ``_items`` at the last look
 _sized = []       # for loops: rounds known at loop entry (a tuple's length, a range's...)
 _weights = []     # seconds one event costs the target: a call or round, or a loop entry
+_longest = []     # [seconds] of the longest call of a timed function ([-1.0]: not timed)
 _loops = []       # for loops: the counting callable, or iter once switched off
 _sites = []       # ["def", file, first line, name] or ["loop", file, body line, end line]
 _owners = []      # the _Code that holds the counter (None when not known)
 _generation = []  # bumped at each new batch: a late call of an old batch's end does nothing
 _lower = set()    # counters switched off: their counts are lower bounds
 _files = {}       # filename -> _File, every file compiled with counters
+_clock = [50e-9]  # seconds a look at perf_counter() costs (timed at install)
 _total = [0.0, 0.0]  # seconds all counting has cost, perf_counter() when the target started
-_monitoring = []  # 3.13+: [sys.monitoring tool id, set_local_events, PY_START] when it counts calls
+_monitoring = []  # 3.13+: [tool id, set_local_events, PY_START, PY_START | PY_RETURN, set_events,
+                  # PY_UNWIND (, True once PY_UNWIND is on)] when sys.monitoring counts calls
 _started_by_code = {}  # id(code) -> the counter of the function it is the code of (3.13+)
+_began = {}       # 3.13+: id(frame) -> perf_counter() when that call of a timed function began
 _lock = _thread.RLock()              # compiling
 _deciding = _thread.allocate_lock()  # weighing a batch (one thread at a time)
 
 _compress, _repeat, _chain, _next = itertools.compress, itertools.repeat, itertools.chain, next
 _partial, _length_hint, _now = functools.partial, operator.length_hint, time.perf_counter
+_getframe = sys._getframe
 _MODULE_DICT = types.ModuleType.__dict__["__dict__"].__get__
 _CLASS_DICT = type.__dict__["__dict__"].__get__
 _FUNCTION_DICT = types.FunctionType.__dict__["__dict__"].__get__
@@ -107,6 +130,9 @@ def install(is_user_file, runpy_module):
     setattr(builtins, COUNTER, _events)
     setattr(builtins, NEXT, next)
     setattr(builtins, LOOPS, _loops)
+    setattr(builtins, NOW, _now)
+    setattr(builtins, LONGEST, _longest)
+    setattr(builtins, KEEP_MAX, heapq.heappushpop)
     sys.meta_path.insert(0, _UserFinder(is_user_file))
     real_compile = compile
 
@@ -119,10 +145,22 @@ def install(is_user_file, runpy_module):
         return real_compile(source, filename, mode, *args, **kwargs)
 
     runpy_module.compile = counting_compile  # runpy compiles the main script with compile()
+    _clock[0] = _clock_cost()
     _total[1] = _now()
     _monitor_calls()
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_locks_in_forked_child)
+
+
+def _clock_cost():
+    """Seconds one perf_counter() costs here (the least of a few rounds of 200 looks)."""
+    best = 1.0
+    for _ in range(5):
+        began = _now()
+        for _ in range(200):
+            _now()
+        best = min(best, (_now() - began) / 201)
+    return min(max(best, 10e-9), 2e-6)
 
 
 def _locks_in_forked_child():
@@ -138,12 +176,18 @@ def start():
 
 def counts():
     """[[kind, file, line, name or end line, count, lower bound], ...] for the counters that
-    moved; ``lower bound`` is 1 when counting was switched off during the run."""
+    moved; ``lower bound`` is 1 when counting was switched off during the run. A timed
+    function's row has a seventh item: the seconds its longest call took (of the calls
+    timed: a hot function's first ones)."""
     out = []
     for k, site in enumerate(_sites):
         n = _count(k)
         if n:
-            out.append(site + [n, 1 if k in _lower else 0])
+            row = site + [n, 1 if k in _lower else 0]
+            longest = _longest[k][0]
+            if longest >= 0.0:
+                row.append(longest)
+            out.append(row)
     return out
 
 
@@ -184,14 +228,16 @@ class _Counting(ast.NodeTransformer):
         self.scope = ()    # (name, first line) of each function or class around the visit
         self.paths = []    # (counter, scope of the code that holds it)
         self.inserted = []  # (statement list, counter statement)
+        self.timed = []    # (statement list, where the timing starts, the statements it wrapped)
         self.wrapped = []  # (for loop, its own iterable)
         self.may_warn = False  # the compiler warns about something in this file
         self.started = []  # counters of functions counted through sys.monitoring
 
-    def _counter(self, site, weight, loop=False):
+    def _counter(self, site, weight, loop=False, timed=False):
         k = len(_sites)
         _sites.append(site)
         _weights.append(weight)
+        _longest.append([0.0 if timed else -1.0])
         _spent.append(0)
         _cost.append(0.0)
         _items.append(_repeat(True, UNTOUCHED) if loop else None)
@@ -208,8 +254,8 @@ class _Counting(ast.NodeTransformer):
         self.paths.append((k, self.scope))
         return k
 
-    def _increment(self, site, body, at):
-        k = self._counter(site, EVENT_COST)
+    def _increment(self, site, body, at, timed=False):
+        k = self._counter(site, EVENT_COST + (TIME_COST + 2 * _clock[0] if timed else 0.0), timed=timed)
         counter = ast.Subscript(value=ast.Name(id=COUNTER, ctx=ast.Load()),
                                 slice=ast.Constant(value=k), ctx=ast.Load())
         node = ast.Expr(value=ast.Call(func=ast.Name(id=NEXT, ctx=ast.Load()), args=[counter],
@@ -217,6 +263,34 @@ class _Counting(ast.NodeTransformer):
         anchor = body[at] if at < len(body) else body[0]
         body.insert(at, ast.fix_missing_locations(ast.copy_location(node, anchor)))
         self.inserted.append((body, node))
+        if timed:
+            self._time(k, body, at + 1)
+
+    def _time(self, k, body, at):
+        """``body[at:]`` becomes ``began = now()`` and ``try: body[at:] finally: keep_max(
+        longest[k], now() - began)``: each statement keeps its line, an exception its
+        traceback."""
+        rest = body[at:]
+        if not rest:  # a docstring only: nothing to time
+            _longest[k][0] = -1.0
+            return
+        anchor = rest[0]
+
+        def name(id, ctx=None):
+            return ast.Name(id=id, ctx=ctx or ast.Load())
+
+        def now():
+            return ast.Call(func=name(NOW), args=[], keywords=[])
+
+        began = ast.Assign(targets=[name(BEGAN, ast.Store())], value=now())
+        seconds = ast.BinOp(left=now(), op=ast.Sub(), right=name(BEGAN))
+        longest = ast.Subscript(value=name(LONGEST), slice=ast.Constant(value=k), ctx=ast.Load())
+        keep = ast.Expr(value=ast.Call(func=name(KEEP_MAX), args=[longest, seconds], keywords=[]))
+        wrapped = ast.Try(body=rest, handlers=[], orelse=[], finalbody=[keep])
+        body[at:] = [ast.fix_missing_locations(ast.copy_location(node, anchor))
+                     for node in (began, wrapped)]
+        ast.fix_missing_locations(ast.copy_location(keep, anchor))
+        self.timed.append((body, at, rest))
 
     def _scoped(self, node, then=None):
         """Visit a function or class with its scope entered (and ``then(first line)``)."""
@@ -234,10 +308,12 @@ class _Counting(ast.NodeTransformer):
     def _function(self, node):
         def count_calls(first):
             site = ["def", self.filename, first, node.name]
-            if _monitoring:  # sys.monitoring tells of each call: nothing in the code
-                self.started.append(self._counter(site, START_COST))
+            timed = _timeable(node)
+            if _monitoring:  # sys.monitoring tells of each call (and return): nothing in the code
+                cost = START_COST + (RETURN_COST + 2 * _clock[0] if timed else 0.0)
+                self.started.append(self._counter(site, cost, timed=timed))
             else:
-                self._increment(site, node.body, 1 if _docstring(node.body) else 0)
+                self._increment(site, node.body, 1 if _docstring(node.body) else 0, timed)
 
         return self._scoped(node, count_calls)
 
@@ -301,6 +377,8 @@ class _Counting(ast.NodeTransformer):
 
     def undo(self):
         """Take the counters out of the tree again (for the copy without them)."""
+        for body, at, rest in reversed(self.timed):
+            body[at:] = rest
         for body, statement in self.inserted:
             body.remove(statement)
         for loop, iterable in self.wrapped:
@@ -337,6 +415,23 @@ def _subscript_may_warn(node):
             return not isinstance(index.value, int)
         return _literal(index)
     return False
+
+
+def _timeable(node):
+    """Whether a function's calls are timed: not a generator's (its calls only make the
+    generator), not one that may read its own locals (``locals()``, ``vars()``, ``dir()``
+    would see the start time)."""
+    stack = list(node.body)
+    while stack:
+        child = stack.pop()
+        if isinstance(child, (ast.Yield, ast.YieldFrom)):
+            return False
+        if isinstance(child, ast.Name) and child.id in ("locals", "vars", "dir"):
+            return False
+        if isinstance(child, _SCOPES):
+            continue
+        stack.extend(ast.iter_child_nodes(child))
+    return True
 
 
 def _docstring(body):
@@ -630,17 +725,26 @@ def _monitor_calls():
             monitoring.use_tool_id(tool, "concadvisor call counter")
         except ValueError:
             continue
-        monitoring.register_callback(tool, monitoring.events.PY_START, _function_started)
-        _monitoring[:] = [tool, monitoring.set_local_events, monitoring.events.PY_START]
+        events = monitoring.events
+        monitoring.register_callback(tool, events.PY_START, _function_started)
+        monitoring.register_callback(tool, events.PY_RETURN, _function_returned)
+        monitoring.register_callback(tool, events.PY_UNWIND, _function_unwound)
+        _monitoring[:] = [tool, monitoring.set_local_events, events.PY_START,
+                          events.PY_START | events.PY_RETURN, monitoring.set_events, events.PY_UNWIND]
         return
 
 
 def _arm(code, k):
-    """Count the calls of functions running ``code`` with counter ``k``."""
-    tool, set_local_events, py_start = _monitoring
+    """Count the calls of functions running ``code`` with counter ``k`` (and time them,
+    when ``k`` is timed: a call ends at PY_RETURN, or at PY_UNWIND when it raises)."""
+    tool, set_local_events, py_start, py_start_return, set_events, py_unwind = _monitoring[:6]
     _started_by_code[id(code)] = k
+    timed = _longest[k][0] >= 0.0
     try:
-        set_local_events(tool, code, py_start)
+        set_local_events(tool, code, py_start_return if timed else py_start)
+        if timed and len(_monitoring) == 6:  # PY_UNWIND cannot be local: one for all code
+            set_events(tool, py_unwind)
+            _monitoring.append(True)
     except Exception:
         pass
 
@@ -653,7 +757,35 @@ def _function_started(code, offset):
     _next(_events[k])
     if k in _lower:  # this call's batch switched it off
         return _DISABLE
+    if _longest[k][0] >= 0.0:
+        _began[id(_getframe(1))] = _now()
     return None
+
+
+def _function_returned(code, offset, value):
+    """sys.monitoring's PY_RETURN: a timed function returned. Must not raise."""
+    began = _began.pop(id(_getframe(1)), None)
+    k = _started_by_code.get(id(code))
+    if k is None or k in _lower:
+        return _DISABLE
+    if began is not None:
+        seconds = _now() - began
+        longest = _longest[k]
+        if seconds > longest[0]:
+            longest[0] = seconds
+    return None
+
+
+def _function_unwound(code, offset, exception):
+    """sys.monitoring's PY_UNWIND (any function left by an exception): the call of a timed
+    function ends too. Must not raise; cannot be disabled."""
+    if _began:
+        began = _began.pop(id(_getframe(1)), None)
+        if began is not None:
+            k = _started_by_code.get(id(code))
+            seconds = _now() - began
+            if k is not None and k not in _lower and seconds > _longest[k][0]:
+                _longest[k][0] = seconds
 
 
 _DISABLE = getattr(getattr(sys, "monitoring", None), "DISABLE", None)

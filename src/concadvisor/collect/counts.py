@@ -13,6 +13,10 @@ per thread, which calls were seen starting. Together:
 * a library or native function called from user code was called at least as often as
   those call sites ran.
 
+* a user function's ``longest_call_seconds`` is the wall time of its longest single call,
+  where the runner timed it (0.0 where not: generators, other runners' counts...), the
+  same in every thread's row.
+
 Calls the counters cannot see (inside libraries, lambdas, comprehensions) keep the
 samples' lower bound.
 
@@ -33,16 +37,19 @@ def merge_counts(measurement: Measurement, counts: list) -> bool:
     """Put the runner's counts into ``measurement`` (in place); False when there were none.
 
     Each count is ``[kind, file, line, name or end line, count]`` and, from runners that
-    switch costly counters off, a sixth item: 1 when the count is a lower bound."""
+    switch costly counters off, a sixth item: 1 when the count is a lower bound; from
+    runners that time calls, a "def" row's seventh item is its longest call in seconds."""
     if not counts or measurement.functions.empty:
         return False
-    defs, lower, loops = {}, set(), defaultdict(list)
+    defs, lower, loops, longest = {}, set(), defaultdict(list), {}
     for kind, file, line, other, n, *rest in counts:
         real, at_least = _real(file), bool(rest and rest[0])
         if kind == "def":
             defs[(real, int(line), other)] = int(n)
             if at_least:
                 lower.add((real, int(line), other))
+            if len(rest) > 1:
+                longest[(real, int(line), other)] = _seconds(rest[1])
         else:
             loops[real].append((int(line), int(other), int(n), at_least))
     functions, edges = measurement.functions, measurement.edges
@@ -52,6 +59,7 @@ def merge_counts(measurement: Measurement, counts: list) -> bool:
     counted = [key in defs for key in keys]
     if not any(counted):
         return False
+    functions["longest_call_seconds"] = [longest.get(key, 0.0) for key in keys]
     calls = _share_among_threads(functions, keys, counted, defs, lower)
     spans = _def_spans(functions, keys, counted, lower)
     edge_calls, edge_lower = _edge_calls(functions, edges, calls, loops, spans)
@@ -63,6 +71,14 @@ def merge_counts(measurement: Measurement, counts: list) -> bool:
     if at_least:
         measurement.extra["calls_at_least"] = sorted(at_least)
     return True
+
+
+def _seconds(value) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return value if value > 0 else 0.0  # NaN too
 
 
 def _real(path: str) -> str:
