@@ -30,7 +30,8 @@ BUCKETS = (*CATEGORIES, *(f"family:{name}" for name in FAMILY_NAMES))
 SITE_COLUMNS = ["thread", "user_id", "user_function", "file", "def_line", "line",
                 "callee_id", "callee", "library", "calls", "seconds", *CATEGORIES,
                 "family", "in_coroutine", "awaited", "unit", "unit_file", "unit_line",
-                "unit_longest", "repeats", "driver", "driver_file", "driver_line", "under_event_loop"]
+                "unit_longest", "repeats", "driver", "driver_file", "driver_line", "under_event_loop",
+                "calls_at_least"]
 
 
 @dataclass

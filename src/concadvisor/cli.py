@@ -105,9 +105,8 @@ def profile(
 
     from .collect import NothingMeasured
     from .pipeline import profile as run_profile
-    from .renderers.statusline import StatusLine
-
     from .renderers.bundle import chart_drawer
+    from .renderers.statusline import StatusLine
 
     measured = []
     with chart_drawer() as drawer:  # matplotlib loads while the target runs

@@ -21,8 +21,6 @@ def hotspots(measurement: Measurement, sites: pd.DataFrame, top: int = TOP) -> l
         frame = sites.assign(
             function=sites["callee"].where(sites["callee"] != "(own code)", sites["user_function"]),
             location=[where(f, line) for f, line in zip(sites["file"], sites["line"])])
-        if "calls_at_least" not in frame:
-            frame = frame.assign(calls_at_least=False)
         grouped = frame.groupby(["function", "location"], sort=False).agg(
             {**{c: "sum" for c in CATEGORIES}, "seconds": "sum", "calls": "sum",
              "user_function": "first", "thread": "nunique", "calls_at_least": "any"}).reset_index()

@@ -92,10 +92,8 @@ def work_from_facts(f: Facts) -> Work:
 
 def _longest_piece(sites) -> float:
     """The longest single run of a repeated unit of work behind these sites (0: untimed)."""
-    if sites is None or not len(sites) or "unit_longest" not in sites:
-        return 0.0
     repeated = sites[sites["repeats"] >= 2]
-    if not len(repeated) or ("thread" in repeated and repeated["thread"].nunique() > 1):
+    if not len(repeated) or repeated["thread"].nunique() > 1:
         return 0.0  # run in several threads at once: a call's wall time counts the others' turns
     return float(repeated["unit_longest"].max())
 

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from ..output import write_atomic
 from ..result import Result
+from .chart_process import ChartNotDrawn, ChartProcess
 
 
 @dataclass
@@ -39,7 +40,6 @@ def link(target: Path, page: Path) -> str:
 def write_report(result: Result, report: Path, json_path: Path | None = None,
                  chart: bool = True, drawer=None) -> Written:
     """``drawer``: a ``ChartProcess`` started earlier, which draws while the rest is written."""
-    from .chart_process import ChartProcess
     from .json import JSONRenderer
     from .markdown import MarkdownRenderer
 
@@ -55,11 +55,7 @@ def write_report(result: Result, report: Path, json_path: Path | None = None,
     elif drawer is None:
         drawer = ChartProcess.here()
     if drawer is not None:
-        try:
-            drawer.request(result, chart_path(report))
-        except OSError as exc:
-            written.problems.append(f"chart not written ({exc.__class__.__name__}: {exc})")
-            drawer = None
+        drawer.request(result, chart_path(report))
     if json_path:
         write_atomic(json_path, JSONRenderer().render(result))
     if drawer is not None:
@@ -86,16 +82,11 @@ def chart_drawer():
     """A drawer to ``start`` once the target runs (it then draws in a process of its own,
     prepared meanwhile); use it with ``with`` so an unused one is let go. With charts
     off, ``start`` does nothing."""
-    from .chart_process import ChartProcess
-
-    drawer = ChartProcess(start=False)
-    if _charts_off():
-        drawer.start = lambda: None
-    return drawer
+    return ChartProcess(start=False, may_start=not _charts_off())
 
 
 def _charts_off() -> bool:
-    """CONCADVISOR_NO_CHART=1 skips the picture (about a second of matplotlib per report)."""
+    """CONCADVISOR_NO_CHART=1 skips the picture (matplotlib's import and drawing)."""
     return os.environ.get("CONCADVISOR_NO_CHART", "") not in ("", "0")
 
 
@@ -110,8 +101,6 @@ def _draw(draw, report: Path, written: Written) -> Path | None:
     try:
         return draw(path)
     except Exception as exc:  # a picture is a nicety; never lose the report over it
-        from .chart_process import ChartNotDrawn
-
         why = str(exc) if isinstance(exc, ChartNotDrawn) else f"{exc.__class__.__name__}: {exc}"
         written.problems.append(f"chart not written ({why})")
         return None

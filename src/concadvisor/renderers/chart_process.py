@@ -33,17 +33,18 @@ class ChartProcess:
     """A drawing process: ``start`` it early, then ``request`` and ``wait`` (or ``draw``)
     once, or ``close`` to let it go unused."""
 
-    def __init__(self, start: bool = True):
+    def __init__(self, start: bool = True, may_start: bool = True):
         self.process: subprocess.Popen | None = None
         self.path: Path | None = None
         self.pending = None  # the result, when drawing here after all
         self.request_file: str | None = None
+        self.may_start = may_start  # False: ``start`` does nothing (charts are off)
         if start:
             self.start()
 
     def start(self) -> None:
         """Start the process (once); until then, or if it can't start, drawing is done here."""
-        if self.process is not None:
+        if self.process is not None or not self.may_start:
             return
         package_root = str(Path(__file__).resolve().parents[2])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
@@ -67,6 +68,14 @@ class ChartProcess:
         if self.process is None:
             self.pending = result
             return
+        try:
+            self._hand_over(result)
+        except OSError:  # no temporary file: drawn here instead
+            self._forget_request()
+            self.close()
+            self.pending = result
+
+    def _hand_over(self, result) -> None:
         fd, self.request_file = tempfile.mkstemp(prefix="concadvisor-chart-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write('{"path": %s, "result": %s}' % (json.dumps(str(self.path.absolute())), result.to_json()))
