@@ -72,7 +72,14 @@ def test_a_unit_run_in_several_threads_at_once_has_no_longest_piece():
     import pandas as pd
 
     from concadvisor.advise.recommend import _longest_piece
-    one = pd.DataFrame({"thread": [1, 1], "repeats": [8, 8], "unit_longest": [0.25, 0.25]})
-    pool = pd.DataFrame({"thread": [1, 2], "repeats": [8, 8], "unit_longest": [1.0, 0.9]})
-    assert _longest_piece(one) == 0.25
-    assert _longest_piece(pool) == 0.0  # its calls' wall time counts the other threads' turns
+    def sites(threads, repeats, longest):
+        return pd.DataFrame({"thread": threads, "repeats": repeats, "unit_longest": longest,
+                             "unit": "render", "unit_file": "app.py"})
+
+    one = sites([1, 1], [8, 8], [0.25, 0.25])
+    pool = sites([1, 2], [8, 8], [1.0, 0.9])
+    assert _longest_piece(one, one) == 0.25
+    assert _longest_piece(pool, pool) == 0.0  # its calls' wall time counts the other threads' turns
+    # A pool thread that ran the unit more often than the others is still one of several.
+    uneven = sites([1, 2, 3], [3, 2, 2], [1.36, 1.1, 1.2])
+    assert _longest_piece(uneven, uneven[uneven["repeats"] == 3]) == 0.0

@@ -71,10 +71,10 @@ def work_from_facts(f: Facts) -> Work:
     gil_wait = f.seconds.get("gil_wait", 0.0)
     cpu_sites = f.cpu_sites()
     repeats = max(f.io_repeats() if over >= f.cpu_seconds() else f.cpu_repeats(), 1)
-    longest = _longest_piece(waits.iloc[:1])  # the unit whose repeats f.io_repeats() gave
+    longest = _longest_piece(waits, waits.iloc[:1])  # the unit whose repeats f.io_repeats() gave
     if len(cpu_sites) and over < f.cpu_seconds():
         repeats = int(cpu_sites.groupby("unit")["repeats"].max().max())
-        longest = _longest_piece(cpu_sites[cpu_sites["repeats"] == repeats])
+        longest = _longest_piece(cpu_sites, cpu_sites[cpu_sites["repeats"] == repeats])
         if repeats < 2 and f.cpu_seconds() > f.seconds[IO_WAIT]:
             # One long computation: its loop can be cut into chunks, one per core.
             repeats, longest = max(f.cores, 2), 0.0
@@ -90,11 +90,17 @@ def work_from_facts(f: Facts) -> Work:
                 child_cpu=0.0 if f.uses_processes else f.children_cpu_seconds, longest_piece=longest)
 
 
-def _longest_piece(sites) -> float:
-    """The longest single run of a repeated unit of work behind these sites (0: untimed)."""
-    repeated = sites[sites["repeats"] >= 2]
-    if not len(repeated) or repeated["thread"].nunique() > 1:
-        return 0.0  # run in several threads at once: a call's wall time counts the others' turns
+def _longest_piece(sites, chosen) -> float:
+    """The longest single run of the repeated unit of work behind the ``chosen`` rows of
+    ``sites`` (0: untimed). A unit that ran in several threads gets none, even if the chosen
+    rows are one thread's: one call's wall time then counts the other threads' turns."""
+    repeated = chosen[chosen["repeats"] >= 2]
+    if not len(repeated):
+        return 0.0
+    keys = ["unit", "unit_file"]
+    unit = sites.merge(repeated[keys].drop_duplicates(), on=keys)
+    if unit["thread"].nunique() > 1:
+        return 0.0
     return float(repeated["unit_longest"].max())
 
 
