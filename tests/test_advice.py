@@ -68,3 +68,24 @@ def test_every_answer_carries_evidence():
 def test_categories_sum_to_one():
     result = analyse(measurement(urllib_downloads()))
     assert abs(sum(result.categories.values()) - 1.0) < 0.02
+
+
+def test_a_unit_counted_only_in_part_says_at_least_in_the_report():
+    """The call counter stops counting a hot function; how often its unit ran is then a
+    lower bound, and the report, the checklist and the terminal summary say so."""
+    from concadvisor.renderers.markdown import MarkdownRenderer
+    from concadvisor.renderers.terminal import TerminalRenderer
+
+    m = measurement(urllib_downloads())
+    m.extra["calls_at_least"] = ["download"]
+    result = analyse(m)
+    change = result.recommendation["changes"][0]
+    assert change["unit"] == "download" and change["repeats_at_least"] is True
+    assert "download` at least 25 times" in MarkdownRenderer().render(result)
+    assert "download() x25 or more" in TerminalRenderer().render(result)
+    evidence = {a["key"]: a["evidence"] for a in result.recommendation["checklist"]}
+    assert "download() runs at least 25 times" in evidence["overlappable"]
+
+    exact = analyse(measurement(urllib_downloads()))
+    assert "repeats_at_least" not in exact.recommendation["changes"][0]
+    assert "at least" not in MarkdownRenderer().render(exact)

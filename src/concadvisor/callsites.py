@@ -31,7 +31,7 @@ SITE_COLUMNS = ["thread", "user_id", "user_function", "file", "def_line", "line"
                 "callee_id", "callee", "library", "calls", "seconds", *CATEGORIES,
                 "family", "in_coroutine", "awaited", "unit", "unit_file", "unit_line",
                 "unit_longest", "repeats", "driver", "driver_file", "driver_line", "under_event_loop",
-                "calls_at_least"]
+                "calls_at_least", "repeats_at_least"]
 
 
 @dataclass
@@ -103,6 +103,7 @@ def call_sites(measurement: Measurement) -> pd.DataFrame:
     lower = set(measurement.extra.get("calls_at_least") or ())
     called = sites["callee"].where(sites["callee"] != "(own code)", sites["user_function"])
     sites["calls_at_least"] = [str(name).rsplit(".", 1)[-1] in lower for name in called]
+    sites["repeats_at_least"] = [str(name).rsplit(".", 1)[-1] in lower for name in sites["unit"]]
     return sites
 
 

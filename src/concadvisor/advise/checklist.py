@@ -45,6 +45,12 @@ def _shown_path(path: str, cwd: str) -> str:
         return path
 
 
+def times(site) -> str:
+    """How often the site's unit of work ran: "at least N" when its count stopped early."""
+    n = int(site["repeats"])
+    return f"at least {n}" if site.get("repeats_at_least", False) else str(n)
+
+
 def describe_site(site, category: str | None = None) -> str:
     seconds = site[category] if category else site["seconds"]
     calls = int(site["calls"])
@@ -93,7 +99,7 @@ def q_overlappable(f: Facts) -> Answer:
         return Answer("overlappable", question, NO,
                       f"{waits:.2f} s of waiting was measured, none at the program's own call sites.")
     site = sites.iloc[0]
-    unit = (f"{site['unit']}() runs {int(site['repeats'])} times"
+    unit = (f"{site['unit']}() runs {times(site)} times"
             + (f", called from {site['driver']}() at {where(site['file'] if not site['unit_file'] else site['unit_file'], site['driver_line'])}"
                if site["driver"] else ""))
     if share < 0.2:
@@ -195,8 +201,8 @@ def q_background(f: Facts) -> Answer:
         return Answer("background", question, NO, "no waiting chore repeats less often than the main work unit.")
     site, work = chore
     return Answer("background", question, YES,
-                  f"{site['unit']}() waits {site[IO_WAIT]:.2f} s over {int(site['repeats'])} runs while the main work "
-                  f"{work['unit']}() runs {int(work['repeats'])} times; {describe_site(site, IO_WAIT)}.")
+                  f"{site['unit']}() waits {site[IO_WAIT]:.2f} s over {times(site)} runs while the main work "
+                  f"{work['unit']}() runs {times(work)} times; {describe_site(site, IO_WAIT)}.")
 
 
 def periodic_chore(f: Facts):

@@ -278,6 +278,7 @@ def changes_for(model: str, f: Facts) -> list[dict]:
             "seconds": round(float(site["seconds"]), 4),
             "category": max((IO_WAIT, CPU_GIL, CPU_NOGIL), key=lambda c: site[c]),
             "family": site["family"],
+            **({"repeats_at_least": True} if site.get("repeats_at_least") else {}),
         })
         if len(out) >= 3:
             break

@@ -120,6 +120,7 @@ class MarkdownRenderer(Renderer):
                 lines.append(f"- {code(change.get('call'))} at {code(change.get('location'))} "
                              f"in {code(change.get('function'))}: {float(change.get('seconds', 0)):.2f} s"
                              + (f"; the loop at {code(loop)} runs {code(change.get('unit'))} "
+                                f"{'at least ' if change.get('repeats_at_least') else ''}"
                                 f"{change.get('repeats')} times" if loop else ""))
         sketches = sketches_for(model, changes, r.findings)
         if sketches:

@@ -251,7 +251,8 @@ def loop_sketch(model: str, change: dict, changes: list[dict]) -> Sketch | None:
               if loop is not None and unit else None)
     location = _loop_location(loop) if loop else change.get("loop_location", "")
     repeats = int(change.get("repeats") or 0)
-    title = f"The loop at {change.get('loop_location')} that calls {unit}() {repeats} times"
+    times = f"at least {repeats}" if change.get("repeats_at_least") else str(repeats)
+    title = f"The loop at {change.get('loop_location')} that calls {unit}() {times} times"
     if loop is None or mapped is None:
         return _generic(model, change, changes, title)
     if isinstance(loop.node.iter, ast.Name):   # already a collection with a name: map over it

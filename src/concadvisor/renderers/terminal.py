@@ -37,7 +37,8 @@ def _details(result: Result) -> list[str]:
                      f"({float(finding.get('seconds') or 0):.2f} s)")
     for change in rec.get("changes", [])[:2]:
         lines.append(f"  change: {change.get('loop_location') or change.get('location')} "
-                     f"({change.get('unit')}() x{change.get('repeats')})")
+                     f"({change.get('unit')}() x{change.get('repeats')}"
+                     f"{' or more' if change.get('repeats_at_least') else ''})")
     return lines
 
 
