@@ -82,3 +82,25 @@ def test_shares_sum_to_one_and_gaps_are_other():
 def test_nothing_measured_is_all_other():
     assert category_shares({"io_wait": 0, "cpu_gil": 0, "cpu_nogil": 0, "other": 0}) == \
         {"io_wait": 0.0, "cpu_gil": 0.0, "cpu_nogil": 0.0, "other": 1.0}
+
+
+def test_profiler_cost_comes_out_of_the_caller_that_paid_it():
+    """cProfile's per-call cost lands mostly in the caller's own time: a C function that
+    resumes a generator 100,000 times (``b"".join(genexpr)``) must not keep it as CPU."""
+    from concadvisor.collect.cprofile import measurement_from_raw
+
+    def row(file, line, name, calls, own, callers=()):
+        return {"file": file, "line": line, "name": name, "calls": calls, "primitive_calls": calls,
+                "self": own, "total": own, "callers": [list(c) for c in callers]}
+
+    join = ("~", 0, "<method 'join' of 'bytes' objects>")
+    raw = {"wall_seconds": 1.0, "overhead_per_call": 1e-6, "overhead_callee_share": 0.25,
+           "threads": [{"name": "MainThread", "wall_seconds": 1.0, "cpu_seconds": 1.0, "functions": [
+               row("app.py", 1, "main", 1, 0.01),
+               row(*join, 1, 0.08, callers=[("app.py", 1, "main", 1, 0.9)]),
+               row("app.py", 5, "<genexpr>", 100_000, 0.2, callers=[(*join, 100_000, 0.8)]),
+           ]}]}
+    own = measurement_from_raw(raw).functions.set_index("function")["self_seconds"]
+    assert own["builtins.bytes.join"] == pytest.approx(0.08 - 0.075, abs=1e-6)
+    assert own["<genexpr>"] == pytest.approx(0.2 - 0.025, abs=1e-6)
+    assert own["main"] == pytest.approx(0.01 - 1e-6 - 0.75e-6, abs=1e-8)  # its own call, and join's

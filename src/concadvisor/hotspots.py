@@ -36,6 +36,10 @@ def hotspots(measurement: Measurement, sites: pd.DataFrame, top: int = TOP) -> l
              "thread": "nunique"}).reset_index()
         grouped["user_function"] = grouped["function"]
         grouped["calls_at_least"] = False
+    # A call's seconds leave out the user's code it calls back into (a ``bytes.join`` over
+    # a generator, ``asyncio.run``): those lines have rows of their own, and an inclusive
+    # figure would count the same seconds twice in one table.
+    grouped["seconds"] = grouped[list(CATEGORIES)].sum(axis=1)
     grouped["category"] = grouped[list(CATEGORIES)].idxmax(axis=1)
     grouped = grouped.sort_values("seconds", ascending=False).head(top)
     return [{"function": r.function, "location": r.location, "category": r.category,

@@ -13,20 +13,22 @@ def func_id(filename: str, line: int, name: str) -> str:
 
 def measurement_from_raw(raw: dict, backend: str = "cprofile") -> Measurement:
     """The runner's rows as the common table, with the profiler's own per-call cost
-    (measured by the runner in the target's interpreter) taken out of each function's
-    own time, and out of its thread's wall and CPU time."""
+    (measured by the runner in the target's interpreter) taken out of the rows it
+    inflated, and out of their thread's wall and CPU time."""
     functions, edges, threads = [], [], []
     seen_names: dict[str, int] = {}
     overhead = float(raw.get("overhead_per_call") or 0.0)
+    callee_share = float(raw.get("overhead_callee_share", 1.0))
     for index, thread in enumerate(raw.get("threads", [])):
         label = _unique(thread.get("name") or f"thread-{index}", seen_names)
+        rows = thread.get("functions", [])
+        costs = profiler_costs(rows, overhead, callee_share)
         removed = 0.0
-        for row in thread.get("functions", []):
+        for row, cost in zip(rows, costs):
             callee = func_id(row["file"], row["line"], row["name"])
             native = row["file"] == "~"
             own = float(row["self"])
-            # A row's own figure when its calls ran in different modes (3.12+ threads).
-            cost = min(own, float(row["overhead"]) if "overhead" in row else overhead * int(row["calls"]))
+            cost = min(own, cost)
             removed += cost
             functions.append({
                 "thread": label, "func_id": callee,
@@ -54,6 +56,30 @@ def measurement_from_raw(raw: dict, backend: str = "cprofile") -> Measurement:
         runner_file=raw.get("runner_file", ""),
         children_cpu_seconds=float(raw.get("children_cpu_seconds") or 0.0),
     )
+
+
+def profiler_costs(rows: list[dict], overhead: float, callee_share: float) -> list[float]:
+    """Seconds of profiler cost in each row's own time (before capping at that time).
+
+    Each profiled call costs ``overhead`` (or the runner's per-row figure, when calls ran
+    under different hooks); ``callee_share`` of it shows in the called row, the rest in
+    its callers', split by how often each called it. A row with no recorded caller keeps
+    the whole cost.
+    """
+    index = {(row["file"], int(row["line"]), row["name"]): i for i, row in enumerate(rows)}
+    costs = [0.0] * len(rows)
+    for i, row in enumerate(rows):
+        total = float(row["overhead"]) if "overhead" in row else overhead * int(row["calls"])
+        callers = [(index.get((c[0], int(c[1]), c[2])), int(c[3])) for c in row.get("callers", [])]
+        callers = [(j, n) for j, n in callers if j is not None and n > 0]
+        made = sum(n for _, n in callers)
+        if not made:
+            costs[i] += total
+            continue
+        costs[i] += total * callee_share
+        for j, n in callers:
+            costs[j] += total * (1 - callee_share) * n / made
+    return costs
 
 
 def _unique(name: str, seen: dict[str, int]) -> str:
