@@ -89,3 +89,21 @@ def test_a_unit_counted_only_in_part_says_at_least_in_the_report():
     exact = analyse(measurement(urllib_downloads()))
     assert "repeats_at_least" not in exact.recommendation["changes"][0]
     assert "at least" not in MarkdownRenderer().render(exact)
+
+
+def test_a_periodic_chore_is_found_when_the_work_units_cpu_is_spread_over_its_calls():
+    """The work unit's CPU is its own code plus the natives it calls (split, sorted...):
+    each alone under a tenth of the run, together over it. The chore is still background
+    work (periodic_flush read asyncio in 2 of 3 cProfile runs before this)."""
+    urlopen = f"{LIB}/urllib/request.py:200:urlopen"
+    g = (Graph().call(py("<module>"), py("main", 30), 1, 5.0)
+         .call(py("main", 30), py("process_batch", 10), 7500, 1.0).own(py("process_batch", 10), 0.45, 7500)
+         .call(py("process_batch", 10), native("builtins.str.split"), 7500 * 8, 0.3)
+         .call(py("process_batch", 10), native("builtins.sorted"), 7500, 0.25)
+         .call(py("main", 30), py("flush", 50), 50, 4.0).own(py("flush", 50), 0.02, 50)
+         .call(py("flush", 50), urlopen, 100, 3.98)
+         .call(urlopen, native("_socket.socket.recv_into"), 400, 3.98))
+    rec = analyse(measurement(g)).recommendation
+    answers = {a["key"]: a["answer"] for a in rec["checklist"]}
+    assert answers["background"] == "yes"
+    assert rec["model"] == "threads"

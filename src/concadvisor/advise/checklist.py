@@ -211,7 +211,10 @@ def periodic_chore(f: Facts):
     if waits.empty or cpu.empty or f.uses_asyncio:
         return None
     site, work = waits.iloc[0], cpu.iloc[0]
-    if site["unit"] == work["unit"] or work["cpu"] < 0.1 * f.total_seconds:
+    # The work unit's CPU over all its call sites: its own code and each native it calls
+    # are sites of their own, and the biggest alone may be a small part of it.
+    same_unit = (cpu["unit"] == work["unit"]) & (cpu["unit_file"] == work["unit_file"])
+    if site["unit"] == work["unit"] or float(cpu.loc[same_unit, "cpu"].sum()) < 0.1 * f.total_seconds:
         return None
     if site["repeats"] >= 2 and work["repeats"] >= 5 * site["repeats"]:
         return site, work
