@@ -83,3 +83,21 @@ def test_a_unit_run_in_several_threads_at_once_has_no_longest_piece():
     # A pool thread that ran the unit more often than the others is still one of several.
     uneven = sites([1, 2, 3], [3, 2, 2], [1.36, 1.1, 1.2])
     assert _longest_piece(uneven, uneven[uneven["repeats"] == 3]) == 0.0
+
+
+def test_cpu_that_runs_once_beside_the_repeated_unit_stays_serial():
+    """Building the data once (make_volumes) before a loop over fingerprint() is not
+    spread over the workers: the estimate counts it whole in every model."""
+    from concadvisor.pipeline import analyse
+    from tables import Graph, measurement, native, py
+
+    sha = native("_hashlib.openssl_sha256")
+    g = (Graph().call(py("<module>"), py("main", 30), 1, 1.3)
+         .call(py("main", 30), py("make_volumes", 10), 1, 0.3).own(py("make_volumes", 10), 0.3)
+         .call(py("main", 30), py("fingerprint", 20), 8, 1.0).own(py("fingerprint", 20), 0.04, 8)
+         .call(py("fingerprint", 20), sha, 64, 0.96))
+    rec = analyse(measurement(g)).recommendation
+    assert rec["model"] == "threads"
+    assert rec["work"]["serial_cpu"] == pytest.approx(0.3, abs=0.01)
+    # 1.3 s today; at best 0.3 s serial + 1.0 s over 2 cores: about 1.6x, not 2x
+    assert 1.4 < rec["estimated_speedup"] < 1.8

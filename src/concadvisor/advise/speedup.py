@@ -4,6 +4,8 @@ The work is the measured seconds of the working threads:
 
     W  waits inside a repeated unit of work (they can overlap), repeated k times
     Ws waits that happen once (nothing to overlap them with)
+    S  CPU that runs once, outside the repeated unit and not driving it (building the
+       data up front): it stays serial in every model
     G  CPU holding the GIL (true CPU: time spent queueing for the GIL is left out)
     N  CPU in native code that releases the GIL
     O  other (profiler gaps, start-up)
@@ -20,10 +22,10 @@ Each model is bounded by its scarcest resource. The lanes bound: (W + G + N) / L
 lane busy. The GIL bound: one GIL per process, so G is serial inside a process unless
 the build is free-threaded. The core bound: (G + N) / c. What happens once stays serial:
 
-    threads                  Ws + O + max((W+G+N)/L,  G + B,  (G+N+B)/c,  T),  L = min(k, 32)
-    asyncio                  Ws + O + max((W+G+N)/L,  G + N,  G + B,  T),      L = min(k, 1000)
-    multiprocessing          Ws + O + max((W+G+N)/P,  (G+N)/c,  B + u*d,  T) + P*s,  P = min(k, c)
-    asyncio+multiprocessing  Ws + O + max((W+G+N)/L,  (G+N)/P,  B + u*d,  T) + P*s,  P = min(k, c)
+    threads                  Ws + S + O + max((W+G+N)/L,  G + B,  (G+N+B)/c,  T),  L = min(k, 32)
+    asyncio                  Ws + S + O + max((W+G+N)/L,  G + N,  G + B,  T),      L = min(k, 1000)
+    multiprocessing          Ws + S + O + max((W+G+N)/P,  (G+N)/c,  B + u*d,  T) + P*s,  P = min(k, c)
+    asyncio+multiprocessing  Ws + S + O + max((W+G+N)/L,  (G+N)/P,  B + u*d,  T) + P*s,  P = min(k, c)
 
 where s is the cost of starting one worker process (about 0.05 s here). Handing the u
 CPU pieces to processes costs the parent u*d more: d is about 5 us a piece with a chunked
@@ -31,7 +33,7 @@ CPU pieces to processes costs the parent u*d more: d is about 5 us a piece with 
 ProcessPoolExecutor on 2 workers), so a mix with thousands of tiny CPU pieces gains less
 from asyncio plus a process pool than the bounds alone say. On a
 free-threaded build the threads' GIL bound drops out. The estimate is today's time
-(W + Ws + G + N + O) divided by the model's time.
+(W + Ws + S + G + N + O) divided by the model's time.
 """
 from __future__ import annotations
 
@@ -59,10 +61,12 @@ class Work:
     cpu_pieces: int = 0  # CPU units a process pool would be handed (0: same as repeats)
     child_cpu: float = 0.0  # CPU of the child processes the program waits for
     longest_piece: float = 0.0  # the longest single run of the unit of work (0: not timed)
+    serial_cpu: float = 0.0  # CPU that runs once beside the repeated unit (not in cpu_gil/nogil)
 
     @property
     def today(self) -> float:
-        return self.overlappable_wait + self.single_wait + self.cpu_gil + self.cpu_nogil + self.other
+        return (self.overlappable_wait + self.single_wait + self.serial_cpu + self.cpu_gil
+                + self.cpu_nogil + self.other)
 
 
 def model_seconds(work: Work, model: str, cores: int | None = None) -> float:
@@ -70,7 +74,7 @@ def model_seconds(work: Work, model: str, cores: int | None = None) -> float:
     c = max(cores or work.cores, 1)
     k = max(work.repeats, 1)
     W, G, N, B = work.overlappable_wait, work.cpu_gil, work.cpu_nogil, work.background_cpu
-    serial = work.single_wait + work.other
+    serial = work.single_wait + work.serial_cpu + work.other
     # Child processes' CPU (subprocess.run of real work) needs the same cores once overlapped.
     cores_bound = (G + N + B + work.child_cpu) / c
     # The longest piece runs whole in one lane (never longer than all the work together).
