@@ -94,8 +94,10 @@ def _callee_share(callee_per_call, cost_per_call):
 
     The rest lands in the caller's own time: the hooks run between the caller's clock
     readings and the callee's. Knowing the split lets the table take each part back
-    out of the row it inflated (a C function that resumes a generator 16,000 times
-    otherwise keeps all of that cost as its own "CPU").
+    out of the row it inflated: a function making many cheap native calls (``len``,
+    ``isinstance``: about 0.1 us of own time each under cProfile here, against about
+    0.2 us of the hooks' cost landing in the caller) otherwise keeps most of their cost
+    as its own CPU, the natives' own time being too small to take it from.
     """
     if cost_per_call <= 0:
         return 1.0
