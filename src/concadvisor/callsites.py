@@ -102,9 +102,14 @@ def call_sites(measurement: Measurement) -> pd.DataFrame:
     # Counts that stopped early (too many calls to count cheaply) are lower bounds.
     lower = set(measurement.extra.get("calls_at_least") or ())
     called = sites["callee"].where(sites["callee"] != "(own code)", sites["user_function"])
-    sites["calls_at_least"] = [str(name).rsplit(".", 1)[-1] in lower for name in called]
-    sites["repeats_at_least"] = [str(name).rsplit(".", 1)[-1] in lower for name in sites["unit"]]
+    sites["calls_at_least"] = _counted_in_part(called, lower)
+    sites["repeats_at_least"] = _counted_in_part(sites["unit"], lower)
     return sites
+
+
+def _counted_in_part(names, lower: set) -> list[bool]:
+    """Which of ``names`` (dotted or bare) the call counter stopped counting."""
+    return [str(name).rsplit(".", 1)[-1] in lower for name in names]
 
 
 def _thread_sites(thread, table, edges, codes: CodeMap) -> list[dict]:

@@ -22,23 +22,22 @@ def hotspots(measurement: Measurement, sites: pd.DataFrame, top: int = TOP) -> l
             function=sites["callee"].where(sites["callee"] != "(own code)", sites["user_function"]),
             location=[where(f, line) for f, line in zip(sites["file"], sites["line"])])
         grouped = frame.groupby(["function", "location"], sort=False).agg(
-            {**{c: "sum" for c in CATEGORIES}, "seconds": "sum", "calls": "sum",
+            {**{c: "sum" for c in CATEGORIES}, "calls": "sum",
              "user_function": "first", "thread": "nunique", "calls_at_least": "any"}).reset_index()
     else:
         rows = counted_functions(measurement)
         if rows.empty:
             return []
         frame = rows.assign(location=[where(f, line) if f != "~" else "(native)"
-                                      for f, line in zip(rows["file"], rows["line"])],
-                            seconds=rows["self_seconds"])
+                                      for f, line in zip(rows["file"], rows["line"])])
         grouped = frame.groupby(["function", "location"], sort=False).agg(
-            {**{c: "sum" for c in CATEGORIES}, "seconds": "sum", "calls": "sum",
+            {**{c: "sum" for c in CATEGORIES}, "calls": "sum",
              "thread": "nunique"}).reset_index()
         grouped["user_function"] = grouped["function"]
         grouped["calls_at_least"] = False
-    # A call's seconds leave out the user's code it calls back into (a ``bytes.join`` over
-    # a generator, ``asyncio.run``): those lines have rows of their own, and an inclusive
-    # figure would count the same seconds twice in one table.
+    # A call's seconds are its categories' sum, which leaves out the user's code it calls
+    # back into (a ``bytes.join`` over a generator, ``asyncio.run``): those lines have rows
+    # of their own, and the call's inclusive figure would count them twice in one table.
     grouped["seconds"] = grouped[list(CATEGORIES)].sum(axis=1)
     grouped["category"] = grouped[list(CATEGORIES)].idxmax(axis=1)
     grouped = grouped.sort_values("seconds", ascending=False).head(top)

@@ -52,12 +52,12 @@ def load_in_background(modules=ANALYSIS_MODULES, then=None) -> threading.Thread:
     return thread
 
 
-def _below_the_target(niceness: int = BACKGROUND_NICENESS) -> None:
+def _below_the_target() -> None:
     """Lower this thread's priority (Linux schedules threads one by one), so that on a
     machine with few cores the imports take the CPU the target leaves idle instead of
     taking turns with it."""
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICENESS)
     except (AttributeError, OSError):
         pass
 

@@ -6,7 +6,7 @@ import re
 from ..result import Result
 from .base import Renderer
 from .scale import beyond_one_machine
-from .sketch import render as render_sketch, sketches_for
+from .sketch import render as render_sketch, repeats_text, sketches_for
 
 LABELS = {"io_wait": "Waiting (I/O, sleep, locks, child processes)",
           "cpu_gil": "CPU holding the GIL (Python code, json, re...)",
@@ -120,8 +120,7 @@ class MarkdownRenderer(Renderer):
                 lines.append(f"- {code(change.get('call'))} at {code(change.get('location'))} "
                              f"in {code(change.get('function'))}: {float(change.get('seconds', 0)):.2f} s"
                              + (f"; the loop at {code(loop)} runs {code(change.get('unit'))} "
-                                f"{'at least ' if change.get('repeats_at_least') else ''}"
-                                f"{change.get('repeats')} times" if loop else ""))
+                                f"{repeats_text(change)} times" if loop else ""))
         sketches = sketches_for(model, changes, r.findings)
         if sketches:
             lines += ["", "### Before and after, at your lines", ""]

@@ -244,6 +244,12 @@ def _driving_change(changes: list[dict], model: str) -> dict | None:
     return looped[0]
 
 
+def repeats_text(change: dict) -> str:
+    """How often a change's unit ran: "at least N" when the call counter stopped early."""
+    repeats = int(change.get("repeats") or 0)
+    return f"at least {repeats}" if change.get("repeats_at_least") else str(repeats)
+
+
 def loop_sketch(model: str, change: dict, changes: list[dict]) -> Sketch | None:
     unit = str(change.get("unit") or "")
     loop = find_loop(change.get("loop_location", ""))
@@ -251,8 +257,7 @@ def loop_sketch(model: str, change: dict, changes: list[dict]) -> Sketch | None:
               if loop is not None and unit else None)
     location = _loop_location(loop) if loop else change.get("loop_location", "")
     repeats = int(change.get("repeats") or 0)
-    times = f"at least {repeats}" if change.get("repeats_at_least") else str(repeats)
-    title = f"The loop at {change.get('loop_location')} that calls {unit}() {times} times"
+    title = f"The loop at {change.get('loop_location')} that calls {unit}() {repeats_text(change)} times"
     if loop is None or mapped is None:
         return _generic(model, change, changes, title)
     if isinstance(loop.node.iter, ast.Name):   # already a collection with a name: map over it
