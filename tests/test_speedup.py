@@ -101,3 +101,36 @@ def test_cpu_that_runs_once_beside_the_repeated_unit_stays_serial():
     assert rec["work"]["serial_cpu"] == pytest.approx(0.3, abs=0.01)
     # 1.3 s today; at best 0.3 s serial + 1.0 s over 2 cores: about 1.6x, not 2x
     assert 1.4 < rec["estimated_speedup"] < 1.8
+
+
+def test_few_equal_pieces_fill_the_cores_unevenly():
+    """7 log segments on 2 cores take 4 segments' time: 1.75x, not 2x; 8 take 4 of 8: 2x."""
+    assert estimate(work(cpu_nogil=7.0, repeats=7, cpu_pieces=7), "threads") == pytest.approx(1.75)
+    assert estimate(work(cpu_nogil=8.0, repeats=8, cpu_pieces=8), "threads") == pytest.approx(2.0)
+    # One piece of unknown shape (a loop that can be cut into chunks) is not held to one core.
+    assert estimate(work(cpu_nogil=2.0, repeats=2, cpu_pieces=1), "threads") == pytest.approx(2.0)
+
+
+def test_cpu_no_sample_placed_stays_serial():
+    """Kernel work inside calls sampled as waiting (loopback TCP) doesn't overlap away:
+    10 overlappable waits of 0.1 s with 0.1 s of it unplaced give 5x, not 10x."""
+    w = work(overlappable_wait=1.0, repeats=10, unplaced_cpu=0.1)
+    assert w.today == pytest.approx(1.0)  # it is inside the waits already
+    assert estimate(w, "threads") == pytest.approx(5.0)
+    assert estimate(w, "asyncio") == pytest.approx(5.0)
+
+
+def test_imports_before_repeated_waits_stay_serial():
+    """The one-off CPU term also holds when the repeated unit waits: importing for 0.05 s
+    before 8 polls of 0.1 s each gives (0.05 + 0.8) / (0.05 + 0.1) = 5.7x, not 8x."""
+    from concadvisor.pipeline import analyse
+    from tables import Graph, measurement, native, py
+
+    imported = py("<module>", 1, file="/usr/lib/python3.11/asyncio/__init__.py")
+    g = (Graph().call(py("<module>"), imported, 1, 0.05).own(imported, 0.05)
+         .call(py("<module>"), py("main", 30), 1, 0.8)
+         .call(py("main", 30), py("poll", 20), 8, 0.8).call(py("poll", 20), native("time.sleep"), 8, 0.8))
+    rec = analyse(measurement(g)).recommendation
+    assert rec["model"] in ("threads", "asyncio")
+    assert rec["work"]["serial_cpu"] == pytest.approx(0.05, abs=0.005)
+    assert 4.5 < rec["estimated_speedup"] < 6.5

@@ -36,6 +36,7 @@ class Facts:
     event_loop_wait_seconds: float
     background_cpu: float = 0.0
     process_cpu_seconds: float = 0.0
+    unplaced_cpu: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     # --- derived views ----------------------------------------------------------------
@@ -122,22 +123,33 @@ def gather_facts(measurement: Measurement) -> Facts:
         event_loop_wait_seconds=float(loop_wait[IO_WAIT].sum()) if uses_asyncio else 0.0,
         background_cpu=_background_cpu(measurement),
         process_cpu_seconds=measurement.process_cpu_seconds,
+        unplaced_cpu=_unplaced_cpu(measurement),
     )
 
 
-def _background_cpu(measurement: Measurement) -> float:
-    """CPU of the threads that don't count as working (an in-process server, helpers).
-
-    A sampler can miss short-lived threads, so there the process's own CPU clock minus
-    the working threads' is used when it says more.
-    """
+def _thread_cpu(measurement: Measurement) -> tuple[float, float]:
+    """(working threads', other threads') CPU seconds as the profile saw them."""
     threads = measurement.threads
     cpu = pd.to_numeric(threads["cpu_seconds"], errors="coerce").fillna(0.0)
     counted = threads["counted"].astype(bool) if "counted" in threads else threads["main"].astype(bool)
-    idle_threads = float(cpu[~counted].sum())
-    if measurement.backend == "pyspy" and measurement.process_cpu_seconds > 0:
-        return max(idle_threads, measurement.process_cpu_seconds - float(cpu[counted].sum()))
-    return idle_threads
+    return float(cpu[counted].sum()), float(cpu[~counted].sum())
+
+
+def _background_cpu(measurement: Measurement) -> float:
+    """CPU of the threads that don't count as working (an in-process server, helpers)."""
+    return _thread_cpu(measurement)[1]
+
+
+def _unplaced_cpu(measurement: Measurement) -> float:
+    """CPU the process used (its clock, from the target's first line) that no sample places.
+
+    With a sampler that is mostly kernel work inside calls sampled as waiting (loopback
+    TCP's send and connect, page faults) and samples it missed (the first imports). A
+    deterministic profiler's own cost would show here too, so only the sampler says.
+    """
+    if measurement.backend != "pyspy" or measurement.process_cpu_seconds <= 0:
+        return 0.0
+    return max(measurement.process_cpu_seconds - sum(_thread_cpu(measurement)), 0.0)
 
 
 def _main_waits_on_threads(measurement: Measurement) -> bool:

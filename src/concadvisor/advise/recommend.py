@@ -72,15 +72,14 @@ def work_from_facts(f: Facts) -> Work:
     cpu_sites = f.cpu_sites()
     repeats = max(f.io_repeats() if over >= f.cpu_seconds() else f.cpu_repeats(), 1)
     longest = _longest_piece(waits, waits.iloc[:1])  # the unit whose repeats f.io_repeats() gave
-    one_off = (0.0, 0.0)
+    one_computation = False
     if len(cpu_sites) and over < f.cpu_seconds():
         repeats = int(cpu_sites.groupby("unit")["repeats"].max().max())
         longest = _longest_piece(cpu_sites, cpu_sites[cpu_sites["repeats"] == repeats])
         if repeats < 2 and f.cpu_seconds() > f.seconds[IO_WAIT]:
             # One long computation: its loop can be cut into chunks, one per core.
-            repeats, longest = max(f.cores, 2), 0.0
-        elif repeats >= 2:
-            one_off = _one_off_cpu(cpu_sites)
+            repeats, longest, one_computation = max(f.cores, 2), 0.0, True
+    one_off = (0.0, 0.0) if one_computation or repeats < 2 else _one_off_cpu(cpu_sites, waits)
     cpu_gil, cpu_nogil = max(f.seconds[CPU_GIL] - gil_wait, 0.0), f.seconds[CPU_NOGIL]
     if f.threads_counted > 1 and f.process_cpu_seconds > 0 and cpu_gil + cpu_nogil > f.process_cpu_seconds:
         # Threads can't have used more CPU than the process did (the rest was GIL queueing).
@@ -93,16 +92,19 @@ def work_from_facts(f: Facts) -> Work:
                 other=f.seconds[OTHER], repeats=repeats, cores=f.cores, gil_enabled=f.gil_enabled,
                 background_cpu=f.background_cpu_seconds(), cpu_pieces=_cpu_pieces(cpu_sites),
                 child_cpu=0.0 if f.uses_processes else f.children_cpu_seconds, longest_piece=longest,
-                serial_cpu=serial_gil + serial_nogil)
+                serial_cpu=serial_gil + serial_nogil, unplaced_cpu=f.unplaced_cpu)
 
 
-def _one_off_cpu(cpu_sites) -> tuple[float, float]:
-    """(GIL, no-GIL) CPU seconds that ran once, beside a repeated unit of work: at sites
-    whose unit ran once, in functions that don't drive a repeated unit (``make_volumes``
-    building the data before the loop over ``fingerprint``, not ``main`` running that loop).
+def _one_off_cpu(cpu_sites, wait_sites) -> tuple[float, float]:
+    """(GIL, no-GIL) CPU seconds that ran once, beside a repeated unit of work (of CPU or of
+    waits): at sites whose unit ran once, in functions that don't drive a repeated unit
+    (``make_volumes`` building the data before the loop over ``fingerprint``, or the
+    imports before ``asyncio.gather`` over the pollers; not ``main`` running that loop).
     No model spreads that over workers."""
-    repeated = cpu_sites[cpu_sites["repeats"] >= 2]
-    drivers = set(repeated["driver"]) | set(repeated["user_function"])
+    drivers = set()
+    for sites in (cpu_sites, wait_sites):
+        repeated = sites[sites["repeats"] >= 2]
+        drivers |= set(repeated["driver"]) | set(repeated["user_function"])
     once = cpu_sites[(cpu_sites["repeats"] < 2) & ~cpu_sites["user_function"].isin(drivers)
                      & ~cpu_sites["unit"].isin(drivers)]
     return float(once[CPU_GIL].sum()), float(once[CPU_NOGIL].sum())

@@ -14,18 +14,22 @@ The work is the measured seconds of the working threads:
     C  CPU of the child processes it waits for: overlapped, they share the same cores,
        so every model is also bounded by (G + N + B + C) / c
     c  this machine's cores; L the lanes a model runs side by side
+    U  CPU the process used that no sample places (kernel work inside calls sampled as
+       waiting, missed samples): already inside today's seconds, assumed to stay serial
     T  the longest single run of the unit of work, when it was timed (0: not timed):
        no model finishes before its longest piece does, so every model's overlapped
        part is at least T (pieces of unequal length don't all divide evenly)
 
 Each model is bounded by its scarcest resource. The lanes bound: (W + G + N) / L, every
 lane busy. The GIL bound: one GIL per process, so G is serial inside a process unless
-the build is free-threaded. The core bound: (G + N) / c. What happens once stays serial:
+the build is free-threaded. The core bound: (G + N) / c, times how unevenly the unit's p
+pieces fill the c cores (``uneven``: ceil(p / c) * c / p, 8/7 for 7 pieces on 2 cores;
+the process pool's lanes likewise). What happens once stays serial:
 
-    threads                  Ws + S + O + max((W+G+N)/L,  G + B,  (G+N+B)/c,  T),  L = min(k, 32)
-    asyncio                  Ws + S + O + max((W+G+N)/L,  G + N,  G + B,  T),      L = min(k, 1000)
-    multiprocessing          Ws + S + O + max((W+G+N)/P,  (G+N)/c,  B + u*d,  T) + P*s,  P = min(k, c)
-    asyncio+multiprocessing  Ws + S + O + max((W+G+N)/L,  (G+N)/P,  B + u*d,  T) + P*s,  P = min(k, c)
+    threads                  Ws + S + U + O + max((W+G+N)/L,  G + B,  (G+N+B)/c,  T),  L = min(k, 32)
+    asyncio                  Ws + S + U + O + max((W+G+N)/L,  G + N,  G + B,  T),      L = min(k, 1000)
+    multiprocessing          Ws + S + U + O + max((W+G+N)/P,  (G+N)/c,  B + u*d,  T) + P*s,  P = min(k, c)
+    asyncio+multiprocessing  Ws + S + U + O + max((W+G+N)/L,  (G+N)/P,  B + u*d,  T) + P*s,  P = min(k, c)
 
 where s is the cost of starting one worker process (about 0.05 s here). Handing the u
 CPU pieces to processes costs the parent u*d more: d is about 5 us a piece with a chunked
@@ -37,6 +41,7 @@ free-threaded build the threads' GIL bound drops out. The estimate is today's ti
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 PROCESS_START_SECONDS = 0.05
@@ -62,6 +67,7 @@ class Work:
     child_cpu: float = 0.0  # CPU of the child processes the program waits for
     longest_piece: float = 0.0  # the longest single run of the unit of work (0: not timed)
     serial_cpu: float = 0.0  # CPU that runs once beside the repeated unit (not in cpu_gil/nogil)
+    unplaced_cpu: float = 0.0  # process CPU no sample placed (inside today's seconds already)
 
     @property
     def today(self) -> float:
@@ -74,9 +80,9 @@ def model_seconds(work: Work, model: str, cores: int | None = None) -> float:
     c = max(cores or work.cores, 1)
     k = max(work.repeats, 1)
     W, G, N, B = work.overlappable_wait, work.cpu_gil, work.cpu_nogil, work.background_cpu
-    serial = work.single_wait + work.serial_cpu + work.other
+    serial = work.single_wait + work.serial_cpu + work.other + min(work.unplaced_cpu, work.today)
     # Child processes' CPU (subprocess.run of real work) needs the same cores once overlapped.
-    cores_bound = (G + N + B + work.child_cpu) / c
+    cores_bound = ((G + N) * uneven(work.cpu_pieces, c) + B + work.child_cpu) / c
     # The longest piece runs whole in one lane (never longer than all the work together).
     T = min(work.longest_piece, W + G + N) if k > 1 else 0.0
     if model == "threads":
@@ -90,7 +96,8 @@ def model_seconds(work: Work, model: str, cores: int | None = None) -> float:
         procs = min(k, c)
         start = procs * PROCESS_START_SECONDS if procs > 1 else 0.0
         dispatch = (work.cpu_pieces or k) * DISPATCH_SECONDS[model]
-        return serial + max((W + G + N) / procs, cores_bound, B + dispatch, T) + start
+        return serial + max((W + G + N) / procs * uneven(work.cpu_pieces, procs), cores_bound,
+                            B + dispatch, T) + start
     if model == "asyncio+multiprocessing":
         lanes = min(k, EVENT_LOOP_LANES)
         procs = min(k, c)
@@ -98,6 +105,16 @@ def model_seconds(work: Work, model: str, cores: int | None = None) -> float:
         dispatch = (work.cpu_pieces or k) * DISPATCH_SECONDS[model]
         return serial + max((W + G + N) / lanes, (G + N) / procs, B + dispatch, cores_bound, T) + start
     return work.today
+
+
+def uneven(pieces: int, lanes: int) -> float:
+    """How much longer than an even split the busiest of ``lanes`` runs when the work comes
+    in ``pieces`` pieces of one size: 7 log segments on 2 cores take 4 segments' time, not
+    3.5 (1.14). 1.0 when the pieces are unknown, or a single piece (a computation that
+    can be cut into chunks)."""
+    if pieces < 2 or lanes < 2:
+        return 1.0
+    return math.ceil(pieces / lanes) * lanes / pieces
 
 
 def estimate(work: Work, model: str, cores: int | None = None) -> float:

@@ -533,8 +533,8 @@ def _cprofile_threads(backend, run=None, ready=None):
                     pass
                 for kids in _starmap(_usage_of, ((_RUSAGE_CHILDREN,),)):
                     pass
-                payload["process_cpu_seconds"] = own.ru_utime + own.ru_stime
-                payload["children_cpu_seconds"] = kids.ru_utime + kids.ru_stime
+                payload["process_cpu_seconds"] = own.ru_utime + own.ru_stime - run.cpu_start[0]
+                payload["children_cpu_seconds"] = kids.ru_utime + kids.ru_stime - run.cpu_start[1]
             for chunks in _starmap(_JSON_ENCODER, ((payload, 0),)):
                 pass
             for text in _starmap(_join, ((chunks,),)):
@@ -823,6 +823,7 @@ class _Run:
         self.error = None
         self.signal = None
         self.wall_start = None
+        self.cpu_start = (0.0, 0.0)  # the process's CPU before the target (start-up, the runner's set-up)
         self.saved = False
         self.pid = os.getpid()
         self.out = _CONFIG.get("out")
@@ -836,7 +837,7 @@ class _Run:
     def payload(self):
         """Everything saved except the threads."""
         wall = time.perf_counter() - self.wall_start if self.wall_start else 0.0
-        usage = _usage()
+        usage = [now - before for now, before in zip(_usage(), self.cpu_start)]
         return {
             "runner_version": 1,
             "backend": self.backend.name,
@@ -1165,6 +1166,7 @@ def main():
     _start_snapshots(run)
     if _COUNTER is not None:
         _COUNTER.start()  # counters weigh their cost against the target's time from now
+    run.cpu_start = _usage()
     run.wall_start = time.perf_counter()
     run.backend.start()
     failure = None
