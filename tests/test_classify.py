@@ -104,3 +104,30 @@ def test_profiler_cost_comes_out_of_the_caller_that_paid_it():
     assert own["builtins.bytes.join"] == pytest.approx(0.08 - 0.075, abs=1e-6)
     assert own["<genexpr>"] == pytest.approx(0.2 - 0.025, abs=1e-6)
     assert own["main"] == pytest.approx(0.01 - 1e-6 - 0.75e-6, abs=1e-8)  # its own call, and join's
+
+
+def test_python_code_slowed_by_the_profile_hook_is_scaled_back():
+    """On 3.11 an active profiler slows Python code between calls too (about 1.5x): its
+    own time comes back at the plain speed; native time and waits stay as measured, and a
+    thread queueing for the GIL keeps the CPU it really used."""
+    from concadvisor.collect.cprofile import measurement_from_raw
+
+    def row(file, line, name, own):
+        return {"file": file, "line": line, "name": name, "calls": 1, "primitive_calls": 1,
+                "self": own, "total": own, "callers": []}
+
+    functions = [row("app.py", 1, "loop", 1.5), row("~", 0, "<built-in method time.sleep>", 1.0)]
+    raw = {"wall_seconds": 2.5, "overhead_per_call": 0.0, "bytecode_slowdown": 1.5,
+           "threads": [{"name": "MainThread", "wall_seconds": 2.5, "cpu_seconds": 1.5, "functions": functions},
+                       {"name": "worker", "wall_seconds": 2.0, "cpu_seconds": 0.5,
+                        "functions": [row("app.py", 9, "crunch", 2.0)]}]}
+    measured = measurement_from_raw(raw)
+    own = measured.functions.set_index(["thread", "function"])["self_seconds"]
+    assert own["MainThread", "loop"] == pytest.approx(1.0)
+    assert own["MainThread", "time.sleep"] == pytest.approx(1.0)
+    threads = measured.threads.set_index("thread")
+    assert threads.loc["MainThread", "wall_seconds"] == pytest.approx(2.0)
+    assert threads.loc["MainThread", "cpu_seconds"] == pytest.approx(1.0)
+    # 2 s of wall in crunch, only 0.5 s of it on the CPU: that part ran slowed, not all 2 s.
+    assert threads.loc["worker", "cpu_seconds"] == pytest.approx(0.5 - (2.0 / 3) * 0.25)
+    assert threads.loc["worker", "cpu_seconds"] > 0.3

@@ -134,10 +134,12 @@ def _estimate(work: Work, model: str, f: Facts) -> float:
 
 
 def _cpu_pieces(cpu_sites) -> int:
-    """How many pieces of CPU work a process pool would be handed: the CPU unit's repeats."""
+    """How many pieces of CPU work a process pool would be handed: the CPU unit's repeats,
+    over all the threads that ran it (a thread pool's 4 workers rendering 8 strips: 8)."""
     if cpu_sites is None or not len(cpu_sites):
         return 0
-    by_unit = cpu_sites.groupby("unit").agg(cpu=("cpu", "sum"), repeats=("repeats", "max"))
+    per_thread = cpu_sites.groupby(["unit", "thread"]).agg(cpu=("cpu", "sum"), repeats=("repeats", "max"))
+    by_unit = per_thread.groupby(level="unit").agg(cpu=("cpu", "sum"), repeats=("repeats", "sum"))
     return int(by_unit.sort_values("cpu", ascending=False).iloc[0]["repeats"])
 
 

@@ -12,24 +12,31 @@ def func_id(filename: str, line: int, name: str) -> str:
 
 
 def measurement_from_raw(raw: dict, backend: str = "cprofile") -> Measurement:
-    """The runner's rows as the common table, with the profiler's own per-call cost
-    (measured by the runner in the target's interpreter) taken out of the rows it
-    inflated, and out of their thread's wall and CPU time."""
+    """The runner's rows as the common table, with the profiler's own cost (measured by
+    the runner in the target's interpreter: per call, and the slow-down of the Python
+    code between calls) taken out of the rows it inflated, and out of their thread's
+    wall and CPU time."""
     functions, edges, threads = [], [], []
     seen_names: dict[str, int] = {}
     overhead = float(raw.get("overhead_per_call") or 0.0)
     callee_share = float(raw.get("overhead_callee_share", 1.0))
+    slowdown = max(float(raw.get("bytecode_slowdown") or 1.0), 1.0)
     for index, thread in enumerate(raw.get("threads", [])):
         label = _unique(thread.get("name") or f"thread-{index}", seen_names)
         rows = thread.get("functions", [])
         costs = profiler_costs(rows, overhead, callee_share)
-        removed = 0.0
+        removed = slowed = python_own = 0.0
         for row, cost in zip(rows, costs):
             callee = func_id(row["file"], row["line"], row["name"])
             native = row["file"] == "~"
             own = float(row["self"])
             cost = min(own, cost)
             removed += cost
+            if not native:  # the rest of a Python row's own time ran slowed by the hook
+                python_own += own - cost
+                slow = (own - cost) * (1.0 - 1.0 / slowdown)
+                slowed += slow
+                cost += slow
             functions.append({
                 "thread": label, "func_id": callee,
                 "function": callee.split(":", 2)[2] if native else row["name"],
@@ -41,10 +48,16 @@ def measurement_from_raw(raw: dict, backend: str = "cprofile") -> Measurement:
                 edges.append({"thread": label, "caller_id": func_id(cfile, cline, cname),
                               "callee_id": callee, "calls": int(calls),
                               "seconds": float(seconds), "line": 0})
-        cpu = thread.get("cpu_seconds")
+        cpu, wall = thread.get("cpu_seconds"), float(thread.get("wall_seconds") or 0.0)
+        if cpu is not None:
+            # Own times are wall clock: a thread queueing for the GIL ran slowed only for
+            # the part of its Python time that was on the CPU.
+            cpu = float(cpu) - removed
+            on_cpu = min(max(cpu, 0.0) / python_own, 1.0) if python_own > 0 else 0.0
+            cpu = max(cpu - slowed * on_cpu, 0.0)
         threads.append({"thread": label,
-                        "wall_seconds": max(float(thread.get("wall_seconds") or 0.0) - removed, 0.0),
-                        "cpu_seconds": None if cpu is None else max(float(cpu) - removed, 0.0),
+                        "wall_seconds": max(wall - removed - slowed, 0.0),
+                        "cpu_seconds": cpu,
                         "merged": bool(thread.get("merged")), "main": index == 0})
     return Measurement(
         backend=backend,
