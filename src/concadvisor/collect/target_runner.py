@@ -90,21 +90,29 @@ def _cprofile_overhead_per_call(cprofile, calls=20000, rounds=3, dispatch=None):
 
 
 def _spin(n):
-    """Call-free Python code: arithmetic in a loop."""
-    x = 0
+    """Call-free Python code of mixed cost: arithmetic, subscripts, comparisons, branches.
+
+    The hook's cost is about the same per instruction, so cheap instructions are slowed
+    more (a loop of subscripts and branches about 2.4x under cProfile on 3.11, one of
+    integer arithmetic about 1.4x): a mix of both stands for code in general.
+    """
+    table = [0] * 16
+    total = 0
     for i in range(n):
-        x += i * i % 7
-    return x
+        k = i & 15
+        table[k] += 1
+        total += i * i % 7 if table[k] > 3 else -1
+    return total
 
 
-def _bytecode_slowdown(enable, disable, n=150000, rounds=3):
+def _bytecode_slowdown(enable, disable, n=60000, rounds=3):
     """How much slower Python code runs between its calls while the profiler is on.
 
     On 3.11 an active profile hook sends every instruction down the interpreter's slow
-    dispatch path: a call-free loop runs about 1.5x slower under cProfile and 1.7x under
-    yappi (3.10: 1.3x; 3.12+, where cProfile uses sys.monitoring: about 1.0x). That
-    inflates pure-Python time against waits and native work beyond the per-call cost.
-    Best of a few short rounds each way, interleaved.
+    dispatch path: call-free loops run 1.4-2.4x slower under cProfile or yappi (3.10:
+    about 1.3x for arithmetic; 3.12+, where cProfile uses sys.monitoring: about 1.0x).
+    That inflates pure-Python time against waits and native work beyond the per-call
+    cost. Best of a few short rounds each way, interleaved.
     """
     plain, profiled = [], []
     for _ in range(rounds):
