@@ -2,9 +2,11 @@
 
 The truth is the plain run's own phase timings; the measured share is what concadvisor
 reports for the same fixed amount of work. Target: every category within 0.07. The
-profiled run also times its own phases: the error against those (in brackets) is the
-classification alone, without the profiler's slow-down and without the machine's noise
-between two runs.
+profiled run also times its own phases (in brackets, the error against those). For the
+sampler that is the classification alone, free of the noise between two runs; cProfile
+and yappi slow the Python phases of their own run (1.5-2x, more on small calls) and
+concadvisor takes that slow-down back out, so there the bracket is mostly that
+correction and the plain run is the figure to judge.
 """
 from __future__ import annotations
 
@@ -40,16 +42,12 @@ def plan(budgets) -> list[str]:
 PLAIN_RUNS = 3
 
 
-def truth(args, runs: int = PLAIN_RUNS) -> dict:
-    """Each category's share in plain runs (the median of ``runs``: one run alone moves
-    by several points on a busy machine)."""
-    found = []
+def plain_shares(args) -> dict:
+    """Each category's share in one plain run, as the workload timed its phases."""
     with tempfile.TemporaryDirectory() as scratch:
         path = os.path.join(scratch, "truth.json")
-        for _ in range(runs):
-            subprocess.run([PYTHON, WORKLOAD, *args, f"--truth={path}"], check=True)
-            found.append(shares(path))
-    return {c: median([f[c] for f in found]) for c in found[0]}
+        subprocess.run([PYTHON, WORKLOAD, *args, f"--truth={path}"], check=True)
+        return shares(path)
 
 
 def shares(path) -> dict:
@@ -60,34 +58,41 @@ def shares(path) -> dict:
 
 
 def run(backends, quick=False, repeats: int = PLAIN_RUNS) -> tuple[str, float]:
-    """Each backend's measured shares are the median of ``repeats`` profiled runs, as the
-    truth is of plain runs: one run's pure-Python phases move by 10-20% here from run to
-    run (the host's noise), which a single profiled run would count as the tool's error."""
+    """Rounds of one plain run and one profiled run per backend, interleaved; the truth
+    and each backend's shares are medians over the rounds. One run's pure-Python phases
+    move by 10-20% here from run to run (the host's noise), and the host drifts: runs
+    taken side by side keep that out of the tool's error."""
     rows, worst = [], 0.0
     runs = 1 if quick else max(repeats, 1)
     for mix, budgets in (QUICK_MIXES if quick else MIXES).items():
         args = plan(budgets)
-        true = truth(args, runs)
-        for backend in backends:
-            measured_runs, own_runs, used = [], [], None
-            for _ in range(runs):
+        plain_runs = []
+        measured_runs = {b: [] for b in backends}
+        own_runs = {b: [] for b in backends}
+        used = {b: None for b in backends}
+        for _ in range(runs):
+            plain_runs.append(plain_shares(args))
+            for backend in backends:
                 with tempfile.TemporaryDirectory() as scratch:
                     own_path = os.path.join(scratch, "own.json")
                     result, _ = profile(WORKLOAD, [*args, f"--truth={own_path}"], backend)
                     if result is None:
                         continue
-                    measured_runs.append(result["categories"])
-                    own_runs.append(shares(own_path) if os.path.exists(own_path) else true)
-                    used = result["backend"]
-            if not measured_runs:
+                    measured_runs[backend].append(result["categories"])
+                    if os.path.exists(own_path):
+                        own_runs[backend].append(shares(own_path))
+                    used[backend] = result["backend"]
+        true = {c: median([p[c] for p in plain_runs]) for c in CATEGORIES}
+        for backend in backends:
+            if not measured_runs[backend]:
                 rows.append([mix, backend, "failed", "", "", ""])
                 continue
-            measured = {c: median([m.get(c, 0.0) for m in measured_runs]) for c in CATEGORIES}
-            own = {c: median([o[c] for o in own_runs]) for c in CATEGORIES}
+            measured = {c: median([m.get(c, 0.0) for m in measured_runs[backend]]) for c in CATEGORIES}
+            own = {c: median([o[c] for o in own_runs[backend] or [true]]) for c in CATEGORIES}
             errors = {c: measured[c] - true[c] for c in CATEGORIES}
             own_errors = {c: measured[c] - own[c] for c in CATEGORIES}
             worst = max(worst, *(abs(e) for e in errors.values()))
-            rows.append([mix, f"{backend} ({used})"]
+            rows.append([mix, f"{backend} ({used[backend]})"]
                         + [f"{true[c]:.2f} / {measured[c]:.2f} ({errors[c]:+.2f}) [{own_errors[c]:+.2f}]"
                            for c in CATEGORIES]
                         + [f"{max(abs(e) for e in errors.values()):.2f} [{max(abs(e) for e in own_errors.values()):.2f}]"])
