@@ -107,3 +107,24 @@ def test_a_periodic_chore_is_found_when_the_work_units_cpu_is_spread_over_its_ca
     answers = {a["key"]: a["answer"] for a in rec["checklist"]}
     assert answers["background"] == "yes"
     assert rec["model"] == "threads"
+
+
+def test_idle_pool_workers_waiting_for_work_are_not_the_program_waiting():
+    """8 strips of pure Python on a thread pool whose workers then idle on the queue (30%
+    of their time): that idle time is no I/O to overlap, so no asyncio-and-processes mix."""
+    worker = f"{LIB}/concurrent/futures/thread.py:69:_worker"
+    get = f"{LIB}/queue.py:154:get"
+    result_wait = f"{LIB}/concurrent/futures/_base.py:430:result"
+    main = (Graph(wall=2.0, cpu=0.01).call(py("<module>"), py("main", 30), 1, 2.0)
+            .call(py("main", 30), result_wait, 8, 2.0)
+            .call(result_wait, native("_thread.lock.acquire"), 8, 2.0))
+    workers = [Graph(f"ThreadPoolExecutor-0_{i}", wall=2.0, cpu=1.4, main=False)
+               .call(worker, py("render_strip", 10), 4, 1.4).own(py("render_strip", 10), 1.4, 4)
+               .call(worker, get, 5, 0.6).call(get, native("_thread.lock.acquire"), 5, 0.6)
+               for i in range(2)]
+    result = analyse(measurement(main, *workers))
+    answers = {a["key"]: a for a in result.recommendation["checklist"]}
+    assert result.categories["io_wait"] >= 0.2  # the split still shows the idle time
+    assert answers["mix"]["answer"] == "no"
+    assert "idle pool threads" in answers["mix"]["evidence"]
+    assert result.recommendation["model"] == "multiprocessing"

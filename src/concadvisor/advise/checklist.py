@@ -151,10 +151,12 @@ def q_cpu_nogil(f: Facts) -> Answer:
 
 
 def q_mix(f: Facts) -> Answer:
-    io, cpu = f.shares[IO_WAIT], f.shares[CPU_GIL]
+    io, cpu = f.program_wait_seconds() / max(f.total_seconds, 1e-9), f.shares[CPU_GIL]
     answer = YES if io >= SOME and cpu >= SOME else NO
+    idle = f.shares[IO_WAIT] - io
+    aside = f" (and {_pct(idle)} of idle pool threads waiting for work)" if idle >= 0.01 else ""
     return Answer("mix", "Is it a mix of real waiting and real GIL-holding CPU work (asyncio for the I/O, a process pool for the CPU)?",
-                  answer, f"io_wait {_pct(io)} and cpu_gil {_pct(cpu)}; both need 20% or more.")
+                  answer, f"io_wait {_pct(io)}{aside} and cpu_gil {_pct(cpu)}; both need 20% or more.")
 
 
 def q_already_concurrent(f: Facts) -> Answer:

@@ -52,6 +52,14 @@ class Facts:
         sites = self.sites.assign(cpu=self.sites[CPU_GIL] + self.sites[CPU_NOGIL])
         return sites[sites["cpu"] > 0].sort_values("cpu", ascending=False)
 
+    def program_wait_seconds(self) -> float:
+        """Waiting by the program itself: with several working threads, only the waits at
+        its own call sites (a pool's idle workers waiting for work are not the program
+        waiting: 8 strips on 4 workers leave some idle while the last strips run)."""
+        if self.threads_counted > 1:
+            return min(float(self.wait_sites()[IO_WAIT].sum()), self.seconds[IO_WAIT])
+        return self.seconds[IO_WAIT]
+
     def overlappable_wait_seconds(self) -> float:
         """Waits at call sites inside a unit of work that repeats: those can overlap."""
         sites = self.wait_sites()

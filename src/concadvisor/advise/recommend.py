@@ -63,9 +63,7 @@ def work_from_facts(f: Facts) -> Work:
         joins = 0.0 if f.uses_asyncio else float(own_waits[IO_WAIT].sum())
         # Waiting on one's own pool (futures, joins) is the workers' time, not more work.
         joins += float(pool_waits[IO_WAIT].sum())
-    # Waits at no user call site are idle worker threads waiting for work: not the program's.
-    at_sites = float(waits[IO_WAIT].sum()) if f.threads_counted > 1 else f.seconds[IO_WAIT]
-    io = max(min(f.seconds[IO_WAIT], at_sites) - joins, 0.0)
+    io = max(f.program_wait_seconds() - joins, 0.0)
     over = min(f.overlappable_wait_seconds() - float(pool_waits.loc[pool_waits["repeats"] >= 2, IO_WAIT].sum()), io)
     over = max(over, 0.0)
     gil_wait = f.seconds.get("gil_wait", 0.0)
