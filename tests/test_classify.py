@@ -131,3 +131,19 @@ def test_python_code_slowed_by_the_profile_hook_is_scaled_back():
     # 2 s of wall in crunch, only 0.5 s of it on the CPU: that part ran slowed, not all 2 s.
     assert threads.loc["worker", "cpu_seconds"] == pytest.approx(0.5 - (2.0 / 3) * 0.25)
     assert threads.loc["worker", "cpu_seconds"] > 0.3
+
+
+def test_sampled_calls_count_restarts_but_a_module_body_runs_once():
+    """Samples count a frame as a call each time it appears anew. A sample that misses
+    the module's frame (a torn read of a running stack) must not make the module body
+    look like it ran twice; a function that really comes and goes is counted each time."""
+    from concadvisor.collect.samples import Sampling, ThreadSamples, measurement_from_samples
+
+    module = ("<module>", "/home/user/app.py", 30)
+    poll, sleep = ("poll", "/home/user/app.py", 12), ("poll", "/home/user/app.py", 14)
+    stacks = [(module,), (module, poll), (module, sleep), (poll,), (module, poll), (module,), (module, poll)]
+    thread = ThreadSamples(pid=1, tid=1, name="MainThread", stacks=list(stacks))
+    sampling = Sampling(every=[thread], active=[], gil=[], pid=1, wall_seconds=0.07, rate=100)
+    calls = measurement_from_samples(sampling).functions.groupby("function")["calls"].sum()
+    assert calls["<module>"] == 1
+    assert calls["poll"] == 4

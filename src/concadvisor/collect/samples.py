@@ -382,6 +382,10 @@ def _count_starts(functions, edges, label, previous, path):
     for depth in range(start, len(path)):
         fid = path[depth][0]
         row = functions[(label, fid)]
+        if path[depth][1] == "<module>" and row["calls"]:
+            # A module body runs once per import: seen "starting" again, it is a sample
+            # that read the stack torn (more of them at 250 Hz), not a second run.
+            continue
         row["calls"] += 1
         if all(frame[0] != fid for frame in path[:depth]):
             row["primitive_calls"] += 1
