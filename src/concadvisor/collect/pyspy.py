@@ -1,9 +1,10 @@
 """py-spy: sample the target from outside its process, at a cost to it of almost nothing.
 
 Three ``py-spy record`` samplers watch the same process at 250 Hz (100 Hz where they
-have to pause it; see ``samples`` for what each one tells). For ``profile`` the target runs under the runner with nothing in
-it, held at the start until all three have attached, so they see the whole run. For
-``attach`` they watch a running process for a fixed time and leave it running.
+have to pause it; see ``samples`` for what each one tells). For ``profile`` the target
+runs under the runner with nothing in it, held at the start until all three have
+attached, so they see the whole run. For ``attach`` they watch a running process for a
+fixed time and leave it running.
 
 py-spy writes its own messages to stdout: they go to files here, never to the user.
 When py-spy cannot sample (not installed, no ptrace permission, an interpreter it does

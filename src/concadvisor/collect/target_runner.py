@@ -877,7 +877,7 @@ class _Run:
         self.error = None
         self.signal = None
         self.wall_start = None
-        self.cpu_start = (0.0, 0.0)  # the process's CPU before the target (start-up, the runner's set-up)
+        self.cpu_start = (0.0, 0.0)  # own and children's CPU before the target's first line
         self.saved = False
         self.pid = os.getpid()
         self.out = _CONFIG.get("out")
