@@ -39,7 +39,7 @@ def plan(budgets) -> list[str]:
             f"--hash={counts['hash']}"]
 
 
-PLAIN_RUNS = 3
+ROUNDS = 3
 
 
 def plain_shares(args) -> dict:
@@ -57,7 +57,7 @@ def shares(path) -> dict:
     return {k: v / total for k, v in seconds.items()}
 
 
-def run(backends, quick=False, repeats: int = PLAIN_RUNS) -> tuple[str, float]:
+def run(backends, quick=False, repeats: int = ROUNDS) -> tuple[str, float]:
     """Rounds of one plain run and one profiled run per backend, interleaved; the truth
     and each backend's shares are medians over the rounds. One run's pure-Python phases
     move by 10-20% here from run to run (the host's noise), and the host drifts: runs

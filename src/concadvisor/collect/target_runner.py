@@ -713,7 +713,7 @@ class _YappiBackend:
         self.running = False
         # Measured here, before the run's clock starts.
         self.overhead_per_call, self.overhead_callee_share = _yappi_overhead_per_call(self._yappi)
-        self.bytecode_slowdown = _bytecode_slowdown(self._yappi_on, self._yappi_off)
+        self.bytecode_slowdown = _bytecode_slowdown(lambda: _yappi_on(yappi), lambda: _yappi_off(yappi))
 
     def start(self):
         self.main = self._new_record(threading.current_thread())
@@ -721,14 +721,6 @@ class _YappiBackend:
         self._yappi.set_clock_type("wall")
         self._yappi.start(builtins=True, profile_threads=True)
         self.running = True
-
-    def _yappi_on(self):
-        self._yappi.set_clock_type("wall")
-        self._yappi.start(builtins=True)
-
-    def _yappi_off(self):
-        self._yappi.stop()
-        self._yappi.clear_stats()
 
     def _new_record(self, thread):
         record = _ThreadRecord(thread.name, threading.get_ident(), None)
@@ -778,6 +770,17 @@ class _YappiBackend:
         return main + [t for t in out if t["ident"] != self.main.ident]
 
 
+def _yappi_on(yappi):
+    """yappi on for a measurement: wall clock, builtins, this thread only."""
+    yappi.set_clock_type("wall")
+    yappi.start(builtins=True)
+
+
+def _yappi_off(yappi):
+    yappi.stop()
+    yappi.clear_stats()
+
+
 def _yappi_overhead_per_call(yappi, calls=20000, rounds=3):
     """yappi's own cost per profiled call here, taken back out as cProfile's is
     (``_cprofile_overhead_per_call``); yappi's is several times larger."""
@@ -791,8 +794,7 @@ def _yappi_overhead_per_call(yappi, calls=20000, rounds=3):
             for _ in range(calls):
                 empty()
             plain = time.perf_counter() - start
-            yappi.set_clock_type("wall")
-            yappi.start(builtins=True)
+            _yappi_on(yappi)
             start = time.perf_counter()
             for _ in range(calls):
                 empty()
@@ -806,8 +808,7 @@ def _yappi_overhead_per_call(yappi, calls=20000, rounds=3):
                 callee = own[0] / calls if own else 0.0
             yappi.clear_stats()
     finally:
-        yappi.stop()
-        yappi.clear_stats()
+        _yappi_off(yappi)
     return best or 0.0, _callee_share(callee, best or 0.0)
 
 
