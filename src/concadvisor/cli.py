@@ -122,7 +122,7 @@ def profile(
     if result.target.get("interrupted"):
         raise typer.Exit(130)
     if result.target.get("terminated"):
-        raise typer.Exit(128 + 15)
+        raise typer.Exit(128 + (1 if result.target.get("hung_up") else 15))
     if kinds & found:
         typer.echo(f"concadvisor: failing on {', '.join(sorted(kinds & found))}", err=True)
         raise typer.Exit(3)

@@ -106,6 +106,7 @@ def target_info(spec: TargetSpec, outcome: ChildOutcome) -> dict:
         "error": raw.get("error"),
         "pid": outcome.pid,
         "terminated": outcome.terminated,
+        "hung_up": outcome.hung_up,
         "snapshot": bool(raw.get("snapshot")),
         "leftover_processes": len(outcome.leftovers),
     }

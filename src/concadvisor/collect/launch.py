@@ -13,6 +13,8 @@ Ctrl-C sends SIGTERM, a third SIGKILL. SIGTERM to the tool is passed on the same
 Processes the target started and left running (also when it was stopped) are stopped
 once it has ended: they carry a marker in their environment (``CONCADVISOR_TREE``),
 which survives re-parenting and new sessions, and ``/proc`` finds them by it (Linux).
+SIGHUP (the terminal closed) is taken as SIGTERM is. If the tool itself is killed
+outright, ``guard.Guard`` ends the runner, the target's processes and the samplers.
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .guard import Guard
 
 RUNNER = Path(__file__).with_name("target_runner.py")
 TREE_VARIABLE = "CONCADVISOR_TREE"
@@ -68,7 +72,8 @@ class ChildOutcome:
     wall_seconds: float
     raw: dict | None
     pid: int
-    terminated: bool = False  # the tool itself was sent SIGTERM
+    terminated: bool = False  # the tool itself was sent SIGTERM (or SIGHUP)
+    hung_up: bool = False  # ...and it was SIGHUP: the terminal closed
     leftovers: list[int] = field(default_factory=list)  # processes stopped after the target
 
 
@@ -90,8 +95,9 @@ def launch(spec: TargetSpec, backend: str, on_start=None, settings: dict | None 
         started = time.perf_counter()
         stopper = _Stopper(out)
         previous = stopper.install()
+        guard = Guard().start()
         try:
-            child = subprocess.Popen(command, env=env)
+            child = subprocess.Popen(command, env={**env, **guard.environ()})
             stopper.child = child
             stop_sampler = on_start(child.pid) if on_start else None
             timed_out = _wait(child, spec.timeout, stopper)
@@ -100,6 +106,7 @@ def launch(spec: TargetSpec, backend: str, on_start=None, settings: dict | None 
             if stop_sampler:
                 stop_sampler()
         finally:
+            guard.close()
             stopper.restore(previous)
         raw = _read_raw(out)
     code = child.returncode
@@ -108,7 +115,7 @@ def launch(spec: TargetSpec, backend: str, on_start=None, settings: dict | None 
         sig = raw["signal"]
     return ChildOutcome(exit_code=code, timed_out=timed_out, interrupted=stopper.interrupts > 0,
                         signal=sig, wall_seconds=wall, raw=raw, pid=child.pid,
-                        terminated=stopper.terminated, leftovers=leftovers)
+                        terminated=stopper.terminated, hung_up=stopper.hung_up, leftovers=leftovers)
 
 
 class _Stopper:
@@ -119,11 +126,13 @@ class _Stopper:
         self.child: subprocess.Popen | None = None
         self.interrupts = 0
         self.terminated = False
+        self.hung_up = False
         self.kill_at: float | None = None
 
     def install(self):
         previous = {}
-        for signum, handler in ((signal.SIGINT, self._on_sigint), (signal.SIGTERM, self._on_sigterm)):
+        for signum, handler in ((signal.SIGINT, self._on_sigint), (signal.SIGTERM, self._on_sigterm),
+                                (signal.SIGHUP, self._on_sighup)):
             try:
                 previous[signum] = signal.signal(signum, handler)
             except (ValueError, OSError):  # not the main thread: leave signals alone
@@ -147,6 +156,10 @@ class _Stopper:
             self.kill()
         self.terminated = True
         self.terminate()
+
+    def _on_sighup(self, *_):
+        self.hung_up = True
+        self._on_sigterm()
 
     def _send(self, signum: int) -> None:
         child = self.child
@@ -265,7 +278,7 @@ def outcome_notes(outcome: ChildOutcome) -> list[str]:
                      f"last snapshot, {float(raw.get('wall_seconds') or 0):.1f} s into the run; "
                      "calls still running then are not counted")
     if outcome.terminated:
-        notes.append("concadvisor was sent SIGTERM and stopped the target")
+        notes.append(f"concadvisor was sent {'SIGHUP' if outcome.hung_up else 'SIGTERM'} and stopped the target")
     if outcome.leftovers:
         shown = ", ".join(map(str, outcome.leftovers[:10]))
         notes.append(f"stopped {len(outcome.leftovers)} process(es) the target left running "

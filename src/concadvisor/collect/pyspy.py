@@ -318,7 +318,9 @@ def attach(pid: int, duration: float = DEFAULT_ATTACH_SECONDS):
     problem = unavailable_reason(interpreter)
     if problem:
         raise PySpyUnavailable(problem)
-    with tempfile.TemporaryDirectory(prefix="concadvisor-attach-") as folder:
+    from .guard import Guard
+
+    with tempfile.TemporaryDirectory(prefix="concadvisor-attach-") as folder, Guard():
         samplers = Samplers(pid, folder, duration=duration, nonblocking=nonblocking_for(interpreter))
         samplers.start()
         problem = samplers.wait_attached()

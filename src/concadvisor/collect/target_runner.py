@@ -1041,6 +1041,14 @@ def _install_exit_hooks(run):
         previous = signal.signal(signal.SIGTERM, on_term)
     except (ValueError, OSError):
         previous = None
+    # The terminal closing (SIGHUP) ends the target as SIGTERM does, saved first; under
+    # nohup SIGHUP stays ignored, as it would be for the plain program.
+    try:
+        previous_hup = signal.getsignal(signal.SIGHUP)
+        if previous_hup == signal.SIG_DFL:
+            signal.signal(signal.SIGHUP, on_term)
+    except (AttributeError, ValueError, OSError):
+        previous_hup = None
 
     def in_forked_child():
         """A fork of the target (multiprocessing workers...) runs as it would unprofiled:
@@ -1049,6 +1057,8 @@ def _install_exit_hooks(run):
         try:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
+            if previous_hup is not None:
+                signal.signal(signal.SIGHUP, previous_hup)
         except (ValueError, OSError, TypeError):
             pass
         try:
