@@ -147,3 +147,25 @@ def test_sampled_calls_count_restarts_but_a_module_body_runs_once():
     calls = measurement_from_samples(sampling).functions.groupby("function")["calls"].sum()
     assert calls["<module>"] == 1
     assert calls["poll"] == 4
+
+
+def test_a_thread_still_at_work_after_the_main_thread_ended_counts_whatever_its_cpu():
+    """The interpreter joins non-daemon threads at exit: when the main thread ends early,
+    a thread that then sleeps and computes a little is the rest of the program's time
+    (it used 5% of its life as CPU, under the busy share that leaves idle servers out)."""
+    main = Graph(wall=0.01, cpu=0.01).own(py("<module>"), 0.01)
+    late = Graph("late", wall=0.4, cpu=0.02, main=False).call(
+        py("late_finisher", 3), native("time.sleep"), 1, 0.3).own(py("finishing_touch", 9), 0.02, calls=5)
+    m = classify(measurement(main, late))
+    counted = dict(zip(m.threads["thread"], m.threads["counted"]))
+    assert counted["late"] and counted["MainThread"]
+    assert category_seconds(m)["io_wait"] == pytest.approx(0.3, abs=0.01)
+
+
+def test_an_idle_server_thread_beside_a_main_thread_that_works_still_does_not_count():
+    main = Graph(wall=1.0, cpu=0.6).call(py("main"), native("time.sleep"), 1, 0.4).own(py("main"), 0.6)
+    server = Graph("server", wall=1.0, cpu=0.04, main=False).call(
+        py("serve_forever", 5), native("select.select"), 50, 0.96)
+    m = classify(measurement(main, server))
+    counted = dict(zip(m.threads["thread"], m.threads["counted"]))
+    assert counted["MainThread"] and not counted["server"]

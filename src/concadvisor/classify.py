@@ -25,6 +25,10 @@ WORKING_THREAD_CPU_SHARE = 0.03
 # ...and this share of its own lifetime: a server thread that accepts connections all run
 # long uses some CPU in total, but it mostly sits in select.
 WORKING_THREAD_BUSY_SHARE = 0.10
+# When the main thread's own life is shorter than this share of the run, the interpreter
+# spent the rest joining threads still at work: those that lived through most of the run
+# are what the program did, whatever their CPU (a late thread that sleeps, then computes).
+MAIN_ENDED_EARLY_SHARE = 0.5
 
 
 def classify(measurement: Measurement) -> Measurement:
@@ -118,6 +122,9 @@ def _mark_working_threads(measurement: Measurement) -> None:
     lifetime = pd.to_numeric(threads["wall_seconds"], errors="coerce").fillna(0.0).clip(lower=1e-9)
     working = (cpu >= threshold) & (cpu >= WORKING_THREAD_BUSY_SHARE * lifetime)
     main = threads["main"].astype(bool)
+    wall = max(measurement.wall_seconds, 1e-9)
+    if main.any() and float(lifetime[main].max()) < MAIN_ENDED_EARLY_SHARE * wall:
+        working = working | (~main & (lifetime >= MAIN_ENDED_EARLY_SHARE * wall))
     if not (working & ~main).any() or not _main_waits_for_workers(measurement):
         working = working | main
     else:
