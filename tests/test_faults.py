@@ -197,11 +197,14 @@ def test_target_killed_before_anything_was_saved_says_so_in_one_line(tmp_path):
     assert data is None and report is None
 
 
-def test_syntax_error_is_said_plainly(tmp_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_syntax_error_is_said_plainly(tmp_path, backend):
+    """Under auto the call counter compiles the script: its frame must not show, nor an
+    empty report with exit 0 be written."""
     target = tmp_path / "broken.py"
     target.write_text("print('never')\ndef f(:\n    pass\n")
     plain = subprocess.run([sys.executable, target], capture_output=True, text=True, cwd=tmp_path)
-    done, data, report = profile(tmp_path, target)
+    done, data, report = profile(tmp_path, target, backend=backend)
     assert done.returncode == 1
     assert plain.stderr in done.stderr  # Python's own account of it, with the caret
     ours = [line for line in done.stderr.splitlines() if line.startswith("concadvisor")]
@@ -210,11 +213,14 @@ def test_syntax_error_is_said_plainly(tmp_path):
     assert data is None and report is None
 
 
-def test_syntax_error_in_an_imported_module_keeps_the_profile(tmp_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_syntax_error_in_an_imported_module_keeps_the_profile(tmp_path, backend):
     (tmp_path / "broken_module.py").write_text("def f(:\n    pass\n")
     target = script(tmp_path, "work(0.3)\nimport broken_module\n")
-    done, data, _ = profile(tmp_path, target)
+    done, data, _ = profile(tmp_path, target, backend=backend)
     assert done.returncode == 0, done.stderr
+    no_traceback_of_ours(done.stderr)
+    assert "broken_module.py" in done.stderr and "SyntaxError" in done.stderr
     assert data["target"]["exit_code"] == 1
     assert data["target"]["error"].startswith("SyntaxError")
     assert "spin" in measured(data)

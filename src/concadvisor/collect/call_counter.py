@@ -904,7 +904,8 @@ class _CountingLoader(importlib.machinery.SourceFileLoader):
         try:
             return compile_counted(data, path, _optimize)
         except SyntaxError:
-            return compile(data, path, "exec", dont_inherit=True, optimize=_optimize)
+            pass  # compiled again outside the handler: Python's own error, with no context
+        return compile(data, path, "exec", dont_inherit=True, optimize=_optimize)
 
 
 def user_file_test(library_paths, runner_files):

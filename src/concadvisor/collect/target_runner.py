@@ -26,6 +26,8 @@ import traceback
 
 _CONFIG = json.loads(os.environ.pop("CONCADVISOR_RUNNER", "{}"))
 _RUNNER_FILE = os.path.abspath(__file__)
+# The call counter compiles the target's files: a syntax error is raised from its frame.
+_COUNTER_FILE = os.path.join(os.path.dirname(_RUNNER_FILE), "call_counter.py")
 
 
 class _ThreadRecord:
@@ -985,9 +987,18 @@ def _library_paths():
 def _print_target_traceback(exc):
     """Show the target's failure as Python would (through ``sys.excepthook``, so a hook
     the target installed still runs), without the runner's and runpy's frames."""
+    kept = []
     tb = exc.__traceback__
-    while tb is not None and _is_tooling_frame(tb.tb_frame.f_code.co_filename):
+    while tb is not None:  # the target's frames only (the call counter's compile sits
+        if not _is_tooling_frame(tb.tb_frame.f_code.co_filename):  # inside an import)
+            kept.append(tb)
         tb = tb.tb_next
+    try:
+        for frame, following in zip(kept, kept[1:] + [None]):
+            frame.tb_next = following
+    except (AttributeError, TypeError):
+        pass
+    tb = kept[0] if kept else None
     exc.__traceback__ = tb  # the hook shows the exception's own traceback when tb is None
     try:
         sys.excepthook(type(exc), exc, tb)
@@ -999,7 +1010,7 @@ def _print_target_traceback(exc):
 
 
 def _is_tooling_frame(filename):
-    return (filename == _RUNNER_FILE or filename.endswith(("runpy.py", "<frozen runpy>"))
+    return (filename in (_RUNNER_FILE, _COUNTER_FILE) or filename.endswith(("runpy.py", "<frozen runpy>"))
             or filename.startswith("<frozen importlib"))
 
 
