@@ -149,7 +149,8 @@ def _site(thread, rows, caller_id, callee_id, calls, seconds, vector, callers, u
     own = caller_id == callee_id
     callee = rows[callee_id]
     callee_name = callee["function"]
-    found = None if own else find_call(caller["file"], int(caller["line"]), callee_name)
+    found = None if own else find_call(caller["file"], int(caller["line"]), callee_name,
+                                       int(sampled_line or 0), bool(callee["native"]))
     line = int(sampled_line) or (found.line if found else int(caller["line"]))
     in_coroutine = found.in_coroutine if found else is_coroutine(caller["file"], int(caller["line"]))
     unit_id, repeats = _unit_of_work(caller_id, callee_id, calls, own, rows, callers, user)

@@ -91,6 +91,19 @@ def _call_name(call: ast.Call) -> str:
     return ""
 
 
+def _dotted_name(call: ast.Call) -> str:
+    """``time.sleep``, ``self.sock.recv``, ``sleep``: the call as spelled ("" if computed)."""
+    parts, node = [], call.func
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    elif parts:
+        parts.append("")  # e.g. a call on a call's result: only the attributes are known
+    return ".".join(reversed(parts))
+
+
 def _own_calls(node):
     """Calls in ``node``'s body, not in nested functions or classes, with await flags."""
     out = []
@@ -122,14 +135,21 @@ def _calls_of(path: str, def_line: int):
 
 
 @lru_cache(maxsize=65536)
-def find_call(path: str, def_line: int, callee: str) -> CallSite | None:
-    """The line in the function at ``def_line`` that calls ``callee`` (a short name)."""
+def find_call(path: str, def_line: int, callee: str, line: int = 0, native: bool = False) -> CallSite | None:
+    """The call in the function at ``def_line`` to ``callee`` (its qualified name).
+
+    ``line``, when a sampler saw it, picks among the calls on that line. Calls of the same
+    short name (``asyncio.sleep`` and ``time.sleep`` in one coroutine) are told apart by
+    the qualified name as spelled, and a native callee is never the one awaited (a C
+    function returns no coroutine to await)."""
     found = _calls_of(path, def_line)
     if found is None:
         return None
     node, calls = found
-    wanted = callee.rsplit(".", 1)[-1].strip("<>")
-    match = _best_match(calls, wanted)
+    if line:
+        on_line = [c for c in calls if c[0].lineno <= line <= (getattr(c[0], "end_lineno", None) or c[0].lineno)]
+        calls = on_line or calls
+    match = _best_match(calls, callee.strip("<>"), native)
     if match is None:
         return None
     call, awaited = match
@@ -137,13 +157,25 @@ def find_call(path: str, def_line: int, callee: str) -> CallSite | None:
                     awaited=awaited, source=source_line(path, call.lineno))
 
 
-def _best_match(calls, wanted: str):
-    """``calls`` are (call, awaited, name); the first with the wanted name, else the first
+def _best_match(calls, qualified: str, native: bool = False):
+    """``calls`` are (call, awaited, name). Among those with the wanted short name, the one
+    spelled most like the qualified name (``time.sleep`` over ``asyncio.sleep``), not
+    awaited for a native callee, else the first in the source; failing any, the first
     whose name and the wanted one contain each other."""
-    for call, awaited, name in calls:
-        if name == wanted:
-            return call, awaited
+    wanted = qualified.rsplit(".", 1)[-1]
+    named = [(index, call, awaited) for index, (call, awaited, name) in enumerate(calls) if name == wanted]
+    if named:
+        index, call, awaited = max(named, key=lambda c: (
+            _spelling_match(_dotted_name(c[1]), qualified), native and not c[2], -c[0]))
+        return call, awaited
     for call, awaited, name in calls:
         if name and len(name) > 2 and (name in wanted or wanted in name):
             return call, awaited
     return None
+
+
+def _spelling_match(spelled: str, qualified: str) -> int:
+    """How many of the qualifiers before the short name agree (``_socket`` is ``socket``)."""
+    said = [p.lstrip("_").lower() for p in spelled.split(".")[:-1]]
+    known = {p.lstrip("_").lower() for p in qualified.split(".")[:-1]}
+    return sum(1 for p in said if p and p in known)
