@@ -111,13 +111,21 @@ def _one_off_cpu(cpu_sites, wait_sites) -> tuple[float, float]:
 def _longest_piece(sites, chosen) -> float:
     """The longest single run of the repeated unit of work behind the ``chosen`` rows of
     ``sites`` (0: untimed). A unit that ran in several threads gets none, even if the chosen
-    rows are one thread's: one call's wall time then counts the other threads' turns."""
+    rows are one thread's: one call's wall time then counts the other threads' turns. A
+    coroutine gets none either: timed from its first step to its return, it counts the
+    turns of every task that ran while it was suspended."""
+    from ..sourcelines import is_coroutine
+
     repeated = chosen[chosen["repeats"] >= 2]
     if not len(repeated):
         return 0.0
     keys = ["unit", "unit_file"]
     unit = sites.merge(repeated[keys].drop_duplicates(), on=keys)
     if unit["thread"].nunique() > 1:
+        return 0.0
+    if "unit_line" in repeated and any(
+            is_coroutine(str(row.unit_file), int(row.unit_line))
+            for row in repeated[["unit_file", "unit_line"]].drop_duplicates().itertuples() if row.unit_file):
         return 0.0
     return float(repeated["unit_longest"].max())
 
