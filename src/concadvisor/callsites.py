@@ -21,7 +21,7 @@ import pandas as pd
 
 from .catalog import CATEGORIES, FAMILIES
 from .classify import counted_functions
-from .sourcelines import find_call, is_coroutine
+from .sourcelines import find_call, is_coroutine, suspension_points
 from .table import Measurement
 
 FAMILY_NAMES = tuple(FAMILIES)
@@ -95,6 +95,8 @@ def call_sites(measurement: Measurement) -> pd.DataFrame:
     rows = []
     codes = code_map(measurement)
     functions = counted_functions(measurement)
+    if measurement.backend == "cprofile":
+        functions = _coroutine_runs(functions)
     for thread, table in functions.groupby("thread", sort=False):
         edges = measurement.edges[measurement.edges["thread"] == thread]
         rows.extend(_thread_sites(thread, table, edges, codes))
@@ -105,6 +107,27 @@ def call_sites(measurement: Measurement) -> pd.DataFrame:
     sites["calls_at_least"] = _counted_in_part(called, lower)
     sites["repeats_at_least"] = _counted_in_part(sites["unit"], lower)
     return sites
+
+
+def _coroutine_runs(functions: pd.DataFrame) -> pd.DataFrame:
+    """cProfile counts each step of a coroutine as a call (every resumption after an
+    await): ten tasks that each suspend twice read as 29 calls. A run takes at most one
+    step more than its suspension points, so calls / (points + 1) runs at least happened;
+    that lower bound stands for the count (a loop of awaits makes it lower still)."""
+    python = functions[~functions["native"]]
+    if python.empty:
+        return functions
+    functions = functions.copy()
+    for index, row in python.iterrows():
+        calls = int(row["calls"])
+        if calls < 2:
+            continue
+        points = suspension_points(str(row["file"]), int(row["line"]))
+        if points:
+            runs = max(-(-calls // (points + 1)), 1)
+            functions.at[index, "calls"] = runs
+            functions.at[index, "primitive_calls"] = min(int(row["primitive_calls"]), runs)
+    return functions
 
 
 def _counted_in_part(names, lower: set) -> list[bool]:

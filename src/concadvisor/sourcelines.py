@@ -82,6 +82,30 @@ def is_coroutine(path: str, def_line: int) -> bool:
     return isinstance(function_node(path, def_line), ast.AsyncFunctionDef)
 
 
+@lru_cache(maxsize=4096)
+def suspension_points(path: str, def_line: int) -> int:
+    """How many times one run of the coroutine at ``def_line`` may suspend, as written:
+    each ``await``, two per ``async with`` (enter, exit), one per ``async for`` (at least
+    one step each); nested functions excluded. 0 when it is not a coroutine we can read."""
+    node = function_node(path, def_line)
+    if not isinstance(node, ast.AsyncFunctionDef):
+        return 0
+    count = 0
+    pending = list(node.body)
+    while pending:
+        child = pending.pop()
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(child, ast.Await):
+            count += 1
+        elif isinstance(child, ast.AsyncWith):
+            count += 2 * len(child.items)
+        elif isinstance(child, (ast.AsyncFor, ast.comprehension)) and getattr(child, "is_async", True):
+            count += 1
+        pending.extend(ast.iter_child_nodes(child))
+    return count
+
+
 def _call_name(call: ast.Call) -> str:
     func = call.func
     if isinstance(func, ast.Attribute):
