@@ -1,4 +1,4 @@
-"""`make bench` / `python -m benchmarks [calibration|overhead|speedup|all] [--quick]`.
+"""`make bench` / `python -m benchmarks [calibration|overhead|speedup|verdicts|corpus|all] [--quick]`.
 
 Prints the tables the README's "How accurate is it" section shows, each with its targets.
 """
@@ -15,14 +15,19 @@ BACKENDS = ("auto", "cprofile", "yappi", "pyspy")
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("which", nargs="?", default="all", choices=("calibration", "overhead", "speedup", "verdicts", "all"))
+    parser.add_argument("which", nargs="?", default="all", choices=("calibration", "overhead", "speedup", "verdicts", "corpus", "all"))
     parser.add_argument("--quick", action="store_true", help="one small case each (the tests' smoke mode)")
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--count", type=int, default=200, help="corpus: how many generated programs")
+    parser.add_argument("--seed", type=int, default=1, help="corpus: the generator's seed")
+    parser.add_argument("--keep", help="corpus: generate into this folder and keep it")
+    parser.add_argument("--busy", type=int, default=0, metavar="N",
+                        help="calibration: also profile beside N CPU-bound neighbour processes")
     args = parser.parse_args(argv)
     backends = [b for b in args.backends.split(",") if b]
     if args.which in ("calibration", "all"):
-        text, worst = calibration.run(backends, quick=args.quick, repeats=args.repeats)
+        text, worst = calibration.run(backends, quick=args.quick, repeats=args.repeats, busy=args.busy)
         print(f"## calibration: true share / measured share (error), medians of {args.repeats} runs each, target |error| <= 0.07\n")
         print(text)
         print(f"\nworst error: {worst:.3f}\n", flush=True)
@@ -37,6 +42,11 @@ def main(argv=None) -> int:
         print(text)
         if factors:
             print(f"\nworst error factor {max(factors):.2f}, median {median(factors):.2f}\n", flush=True)
+    if args.which in ("corpus", "all"):
+        from .corpus import run as corpus
+        text, _ = corpus.run(backends, count=6 if args.quick else args.count, seed=args.seed, keep=args.keep,
+                             progress=lambda line: print(line, file=sys.stderr, flush=True))
+        print(text, "\n", flush=True)
     if args.which == "verdicts":
         text, right, total = verdicts.run(backends, quick=args.quick)
         print("## verdicts: each sample app under each backend\n")

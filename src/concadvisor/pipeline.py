@@ -122,6 +122,11 @@ def analyse(measurement: Measurement) -> Result:
     advice = recommend(facts, answers, findings)
     threads = measurement.threads
     per_thread = _thread_categories(measurement)
+    run_queue = run_queue_summary(measurement)
+    notes = list(measurement.notes)
+    note = run_queue_note(run_queue)
+    if note:
+        notes.append(note)
     extra = {
         "gil_wait_seconds": round(facts.seconds.get("gil_wait", 0.0), 4),
         "category_seconds": {k: round(v, 4) for k, v in facts.seconds.items()},
@@ -131,9 +136,11 @@ def analyse(measurement: Measurement) -> Result:
              "counted": bool(r.counted),
              "categories": per_thread.get(r.thread, {})}
             for r in threads.itertuples()],
-        "notes": measurement.notes,
+        "notes": notes,
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count()},
     }
+    if run_queue is not None:
+        extra["run_queue"] = run_queue
     return Result(
         target=measurement.target,
         backend=measurement.backend,
@@ -156,3 +163,55 @@ def _thread_categories(measurement: Measurement) -> dict:
         return {}
     sums = functions.groupby("thread")[columns].sum()
     return {thread: {c: round(float(v), 4) for c, v in row.items()} for thread, row in sums.iterrows()}
+
+
+# The target's working threads waited for a CPU at least this share of their time: the
+# report says so (below it, the scheduler's ordinary latency and the tool's own helpers).
+RUN_QUEUE_NOTE_SHARE = 0.03
+# ...and warns from this share: the split may be off by more than the calibration's error.
+RUN_QUEUE_WARN_SHARE = 0.10
+
+
+def run_queue_summary(measurement: Measurement) -> dict | None:
+    """How long the target waited for a CPU while other programs ran (None: not measured,
+    e.g. an attached process). ``share``: of the working threads' time, with that wait."""
+    found = measurement.extra.get("run_queue")
+    if found is None:
+        return None
+    if not found.get("available"):
+        return {"measured": False}
+    import pandas as pd
+
+    threads = measurement.threads
+    queued = pd.to_numeric(threads.get("run_queue_seconds", pd.Series(dtype="float64")),
+                           errors="coerce").fillna(0.0)
+    walls = pd.to_numeric(threads["wall_seconds"], errors="coerce").fillna(0.0)
+    counted = threads["counted"].astype(bool) if "counted" in threads else threads["main"].astype(bool)
+    working = float(queued[counted].sum())
+    span = float(walls[counted].sum()) + working
+    return {
+        "measured": True,
+        "seconds": round(float(found.get("seconds") or 0.0), 4),
+        "taken_out_seconds": round(float(found.get("taken_out") or 0.0), 4),
+        "working_threads_seconds": round(working, 4),
+        "children_seconds": round(float(found.get("children_seconds") or 0.0), 4),
+        "share": round(working / span, 4) if span > 0 else 0.0,
+        "warn_share": RUN_QUEUE_WARN_SHARE,
+    }
+
+
+def run_queue_note(summary: dict | None) -> str | None:
+    """One line for the report's notes, or None when there is nothing to say."""
+    if summary is None:
+        return None
+    if not summary.get("measured"):
+        return ("the time the target waited for a CPU could not be measured here (no readable "
+                "/proc/PID/task/TID/schedstat: not Linux, or not allowed): if other programs were "
+                "running, the split leans towards CPU by that much")
+    share = float(summary.get("share") or 0.0)
+    if share < RUN_QUEUE_NOTE_SHARE:
+        return None
+    return (f"the target waited {float(summary.get('working_threads_seconds') or 0):.2f} s for a CPU "
+            f"({share * 100:.0f}% of its time): other programs were running on this machine; that "
+            "time was taken out of the CPU categories it inflated"
+            + (" (the split is uncertain: see the warning at the top)" if share >= RUN_QUEUE_WARN_SHARE else ""))

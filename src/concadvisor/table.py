@@ -8,7 +8,9 @@ with its callees. ``calls`` counts every call, ``primitive_calls`` leaves out re
 ``edges``: caller -> callee per thread, with the calls and seconds spent in the callee
 when called from that caller (what lets the report point at the user's own call sites).
 
-``threads``: each thread's wall and CPU seconds, as its own clocks said.
+``threads``: each thread's wall and CPU seconds, as its own clocks said, and the seconds
+it was runnable but waiting for a CPU (``run_queue_seconds``, already taken out of its
+wall time and rows; absent or NaN where not measured).
 
 Classification adds one seconds column per category and a ``category`` column.
 """
@@ -21,7 +23,7 @@ import pandas as pd
 FUNCTION_COLUMNS = ["thread", "func_id", "function", "file", "line", "native", "calls",
                     "primitive_calls", "self_seconds", "total_seconds"]
 EDGE_COLUMNS = ["thread", "caller_id", "callee_id", "calls", "seconds", "line"]
-THREAD_COLUMNS = ["thread", "wall_seconds", "cpu_seconds", "merged", "main"]
+THREAD_COLUMNS = ["thread", "wall_seconds", "cpu_seconds", "merged", "main", "run_queue_seconds"]
 
 
 @dataclass

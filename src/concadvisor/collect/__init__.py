@@ -54,14 +54,24 @@ def collect(spec: TargetSpec, backend: str = "auto", progress=None, started=None
             sys.stderr.write(f"concadvisor: {fallback}\n")
             chosen = "cprofile"
     if chosen in ("cprofile", "yappi"):
-        outcome = launch(spec, chosen, on_start=(lambda pid: started()) if started else None)
+        from .schedstat import run_queue, start_poller
+
+        pollers = []
+
+        def on_start(pid):
+            pollers.append(start_poller(pid))
+            if started:
+                started()
+            return pollers[-1].stop if pollers[-1] else None
+
+        outcome = launch(spec, chosen, on_start=on_start)
         if outcome.raw is None:
             raise nothing_measured(outcome)
         if outcome.raw.get("backend") == "yappi":
             from .yappi import measurement_from_raw
         else:
             from .cprofile import measurement_from_raw
-        measurement = measurement_from_raw(outcome.raw)
+        measurement = measurement_from_raw(outcome.raw, run_queue=run_queue(outcome.raw, pollers[0] if pollers else None))
     elif chosen != "pyspy":
         raise ValueError(f"unknown backend {chosen!r}")
     if (outcome.raw or {}).get("started") is False:

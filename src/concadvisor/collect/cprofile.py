@@ -1,7 +1,9 @@
 """cProfile's per-thread statistics (from the runner's file) as the common table."""
 from __future__ import annotations
 
-from ..catalog import normalise_cprofile_name
+from functools import lru_cache
+
+from ..catalog import IO_WAIT, lookup, normalise_cprofile_name
 from ..table import Measurement, edges_frame, functions_frame, threads_frame
 
 
@@ -11,11 +13,20 @@ def func_id(filename: str, line: int, name: str) -> str:
     return f"{filename}:{line}:{name}"
 
 
-def measurement_from_raw(raw: dict, backend: str = "cprofile") -> Measurement:
+def measurement_from_raw(raw: dict, backend: str = "cprofile", run_queue: dict | None = None) -> Measurement:
     """The runner's rows as the common table, with the profiler's own cost (measured by
     the runner in the target's interpreter: per call, and the slow-down of the Python
     code between calls) taken out of the rows it inflated, and out of their thread's
-    wall and CPU time."""
+    wall and CPU time.
+
+    ``run_queue`` (``schedstat.run_queue``): seconds each thread (by native id) was
+    runnable but waiting for a CPU. cProfile's clock is the wall clock, so that time sits
+    in the own time of whatever the thread was running: it is taken out of the rows that
+    compute (Python code and natives not known as waits), in proportion to their own time,
+    before the slow-down (which applies to the time the code was on a CPU only).
+    """
+    waits_by_tid = (run_queue or {}).get("threads") or {}
+    queued_total = 0.0
     functions, edges, threads = [], [], []
     seen_names: dict[str, int] = {}
     overhead = float(raw.get("overhead_per_call") or 0.0)
@@ -25,13 +36,18 @@ def measurement_from_raw(raw: dict, backend: str = "cprofile") -> Measurement:
         label = _unique(thread.get("name") or f"thread-{index}", seen_names)
         rows = thread.get("functions", [])
         costs = profiler_costs(rows, overhead, callee_share)
+        waited = float(waits_by_tid.get(thread.get("native_id"), 0.0) or 0.0)
+        queued_rows = run_queue_costs(rows, costs, waited)
+        queued = sum(queued_rows)
+        queued_total += queued
         removed = slowed = python_own = 0.0
-        for row, cost in zip(rows, costs):
+        for row, cost, waiting in zip(rows, costs, queued_rows):
             callee = func_id(row["file"], row["line"], row["name"])
             native = row["file"] == "~"
             own = float(row["self"])
             cost = min(own, cost)
             removed += cost
+            cost = min(own, cost + waiting)  # waiting for a CPU: neither the profiler nor the code
             if not native:  # the rest of a Python row's own time ran slowed by the hook
                 python_own += own - cost
                 slow = (own - cost) * (1.0 - 1.0 / slowdown)
@@ -56,10 +72,11 @@ def measurement_from_raw(raw: dict, backend: str = "cprofile") -> Measurement:
             on_cpu = min(max(cpu, 0.0) / python_own, 1.0) if python_own > 0 else 0.0
             cpu = max(cpu - slowed * on_cpu, 0.0)
         threads.append({"thread": label,
-                        "wall_seconds": max(wall - removed - slowed, 0.0),
+                        "wall_seconds": max(wall - removed - slowed - queued, 0.0),
                         "cpu_seconds": cpu,
-                        "merged": bool(thread.get("merged")), "main": index == 0})
-    return Measurement(
+                        "merged": bool(thread.get("merged")), "main": index == 0,
+                        "run_queue_seconds": queued})
+    measurement = Measurement(
         backend=backend,
         functions=functions_frame(functions),
         edges=edges_frame(edges),
@@ -69,6 +86,36 @@ def measurement_from_raw(raw: dict, backend: str = "cprofile") -> Measurement:
         runner_file=raw.get("runner_file", ""),
         children_cpu_seconds=float(raw.get("children_cpu_seconds") or 0.0),
     )
+    if run_queue is not None:
+        measurement.extra["run_queue"] = dict(run_queue, taken_out=queued_total)
+    return measurement
+
+
+# At most this share of a thread's computing rows is taken out as waiting for a CPU
+# (beyond it the clocks disagree by noise; nothing runs at 5% of its own speed).
+RUN_QUEUE_MAX_SHARE = 0.95
+
+
+def run_queue_costs(rows: list[dict], costs: list[float], waited: float) -> list[float]:
+    """Seconds of ``waited`` (the thread's run-queue wait) in each row's own time: spread
+    over the rows that compute, in proportion to their own time net of the profiler's
+    cost. Known waits (sleep, select, locks...) keep theirs: a thread blocked there is not
+    runnable (waking up from one costs a little, which stays in the wait)."""
+    if waited <= 0:
+        return [0.0] * len(rows)
+    computing = [0.0 if row["file"] == "~" and _waits(row["name"]) else max(float(row["self"]) - cost, 0.0)
+                 for row, cost in zip(rows, costs)]
+    total = sum(computing)
+    if total <= 0:
+        return [0.0] * len(rows)
+    share = min(waited, RUN_QUEUE_MAX_SHARE * total) / total
+    return [seconds * share for seconds in computing]
+
+
+@lru_cache(maxsize=4096)
+def _waits(raw_name: str) -> bool:
+    kind = lookup(normalise_cprofile_name(raw_name))
+    return kind is not None and kind.category == IO_WAIT
 
 
 def profiler_costs(rows: list[dict], overhead: float, callee_share: float) -> list[float]:

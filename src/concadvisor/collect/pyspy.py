@@ -205,8 +205,11 @@ def run(spec, interpreter=None, started=None):
         state: dict = {}
 
         def on_start(pid: int):
+            from .schedstat import start_poller
+
             samplers = Samplers(pid, folder, nonblocking=nonblocking_for(interpreter))
             state["samplers"] = samplers
+            state["poller"] = poller = start_poller(pid)
             try:
                 _wait_for_file(go + ".ready", pid)
                 samplers.start()
@@ -217,10 +220,18 @@ def run(spec, interpreter=None, started=None):
             _write_word(go, "abort" if problem else "go")
             if problem:
                 samplers.stop()
+                if poller:
+                    poller.stop()
                 return None
             if started is not None:
                 started()
-            return samplers.finish
+
+            def finish():
+                if poller:
+                    poller.stop()
+                samplers.finish()
+
+            return finish
 
         outcome = launch(spec, "none", on_start=on_start, settings={"go": go, "count_calls": True})
         if state.get("problem"):
@@ -232,12 +243,14 @@ def run(spec, interpreter=None, started=None):
             raise nothing_measured(outcome)
         sampling = state["samplers"].sampling(outcome.pid, float(raw.get("wall_seconds") or outcome.wall_seconds))
         from .samples import measurement_from_samples
+        from .schedstat import run_queue
 
         runner = str(RUNNER)
         measurement = measurement_from_samples(
             sampling, library_paths=raw.get("library_paths", []), runner_file=raw.get("runner_file", runner),
             children_cpu_seconds=float(raw.get("children_cpu_seconds") or 0.0),
-            skip=lambda stack: any(frame[0] == "_wait_for_go" for frame in stack))
+            skip=lambda stack: any(frame[0] == "_wait_for_go" for frame in stack),
+            run_queue=run_queue(raw, state.get("poller")))
     from .counts import merge_counts
 
     counted = merge_counts(measurement, raw.get("call_counts") or [])

@@ -84,9 +84,13 @@ class Sampling:
 
 
 def measurement_from_samples(sampling: Sampling, *, library_paths=(), runner_file="",
-                             children_cpu_seconds=0.0, skip=None) -> Measurement:
+                             children_cpu_seconds=0.0, skip=None, run_queue=None) -> Measurement:
     """The common table of one sampled process. ``skip(stack)`` drops samples (e.g. the
-    runner waiting for the samplers to attach)."""
+    runner waiting for the samplers to attach). ``run_queue`` (``schedstat.run_queue``):
+    seconds each thread (by tid) was runnable but waiting for a CPU, which py-spy counts
+    as active: taken back out of the thread's active samples (see ``_add_thread``)."""
+    waits_by_tid = (run_queue or {}).get("threads") or {}
+    queued_total = 0.0
     keep = (lambda stack: bool(stack) and not skip(stack)) if skip else bool
     own = [t for t in sampling.every if t.pid in (0, sampling.pid)]
     for thread in own:
@@ -111,11 +115,13 @@ def measurement_from_samples(sampling: Sampling, *, library_paths=(), runner_fil
         if labels[label] > 1:
             label = f"{label}#{labels[label] - 1}"
         shares = _leaf_shares(thread, active, gil, contended=busy > 1)
-        cpu = _add_thread(label, thread, shares, interval, names, functions, edges)
+        waited = float(waits_by_tid.get(thread.tid, 0.0) or 0.0)
+        cpu, queued = _add_thread(label, thread, shares, interval, names, functions, edges, waited)
+        queued_total += queued
         main = thread.tid == sampling.pid or (sampling.pid == 0 and not threads)
         wall = sampling.wall_seconds if main else len(thread.stacks) * interval
-        threads.append({"thread": label, "wall_seconds": wall, "cpu_seconds": cpu,
-                        "merged": False, "main": main})
+        threads.append({"thread": label, "wall_seconds": max(wall - queued, 0.0), "cpu_seconds": cpu,
+                        "merged": False, "main": main, "run_queue_seconds": queued})
     if not any(t["main"] for t in threads):  # too short to be sampled: the run still was
         threads.insert(0, {"thread": "MainThread", "wall_seconds": sampling.wall_seconds,
                            "cpu_seconds": 0.0, "merged": False, "main": True})
@@ -123,12 +129,14 @@ def measurement_from_samples(sampling: Sampling, *, library_paths=(), runner_fil
     for column in (IO_WAIT, CPU_GIL, CPU_NOGIL, OTHER, "gil_wait"):
         table[column] = [row[column] for row in functions.values()]
     table["family"] = [row["family"] for row in functions.values()]
+    extra = {"sample_interval": interval, "samples": sum(len(t.stacks) for t in own)}
+    if run_queue is not None:
+        extra["run_queue"] = dict(run_queue, taken_out=queued_total)
     return Measurement(
         backend="pyspy", functions=table, edges=edges_frame(list(edges.values())),
         threads=threads_frame(threads), wall_seconds=sampling.wall_seconds,
         library_paths=list(library_paths), runner_file=runner_file,
-        children_cpu_seconds=children_cpu_seconds,
-        extra={"sample_interval": interval, "samples": sum(len(t.stacks) for t in own)})
+        children_cpu_seconds=children_cpu_seconds, extra=extra)
 
 
 def _leaf_counts(threads: list[ThreadSamples], pid: int, keep) -> Counter:
@@ -309,12 +317,30 @@ def _row(functions, thread, fid, name, file, line, native):
     return row
 
 
-def _add_thread(label, thread, shares, interval, names, functions, edges) -> float:
-    """Add one thread's samples to the rows; returns its CPU seconds."""
+# At most this share of a thread's active samples is taken out as waiting for a CPU.
+RUN_QUEUE_MAX_SHARE = 0.95
+
+
+def _add_thread(label, thread, shares, interval, names, functions, edges, waited=0.0) -> tuple[float, float]:
+    """Add one thread's samples to the rows; returns its CPU seconds, and the seconds
+    taken out as waiting for a CPU.
+
+    A thread that is runnable but waiting for a CPU (``waited`` seconds in all) is active
+    to py-spy, and holds the GIL if it was preempted holding it: that time is spread over
+    the thread's active samples, whatever they ran, each keeping ``1 - waited / active``
+    of its active part (the scheduler preempts a runnable thread wherever it is)."""
+    active = sum(interval * (held + free) for held, free in
+                 ((shares[stack[-1]][1], shares[stack[-1]][2]) for stack in thread.stacks))
+    keep = 1.0 - (min(waited, RUN_QUEUE_MAX_SHARE * active) / active if active > 0 and waited > 0 else 0.0)
     cpu = 0.0
     previous: list = []
     for stack in thread.stacks:
         idle, held, free = shares[stack[-1]]
+        scale = idle + (held + free) * keep
+        if scale <= 0:
+            continue
+        if keep < 1.0:
+            idle, held, free = idle / scale, held * keep / scale, free * keep / scale
         path = [names.function(frame) + (frame[2],) for frame in stack]  # (id, name, file, def, line)
         leaf = stack[-1]
         waited_native = names.native(leaf, True) if idle > 0 else ""
@@ -324,7 +350,7 @@ def _add_thread(label, thread, shares, interval, names, functions, edges) -> flo
         native = waited_native if waits else free_native
         if native:
             path.append((f"~:0:{native}", native, "~", 0, 0))
-        seconds = interval
+        seconds = interval * scale
         cpu += seconds * (held + free)
         seen = set()
         for depth, (fid, name, file, first, line) in enumerate(path):
@@ -345,7 +371,7 @@ def _add_thread(label, thread, shares, interval, names, functions, edges) -> flo
         _own_time(functions, label, path, native, seconds, idle, held, free, waits)
         _count_starts(functions, edges, label, previous, path)
         previous = path
-    return cpu
+    return cpu, active * (1.0 - keep)
 
 
 def _own_time(functions, label, path, native, seconds, idle, held, free, waits):

@@ -18,8 +18,8 @@ from ..table import Measurement
 from .cprofile import measurement_from_raw as _rows_to_table
 
 
-def measurement_from_raw(raw: dict) -> Measurement:
-    measurement = _rows_to_table(raw, backend="yappi")
+def measurement_from_raw(raw: dict, run_queue: dict | None = None) -> Measurement:
+    measurement = _rows_to_table(raw, backend="yappi", run_queue=run_queue)
     awaited = _take_out_suspended_time(measurement)
     if awaited > 0:
         measurement.extra["awaited_seconds"] = round(awaited, 4)

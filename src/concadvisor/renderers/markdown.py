@@ -73,6 +73,7 @@ class MarkdownRenderer(Renderer):
         if target.get("error"):
             status.append(f"raised {md(target.get('error'))}")
         partial = f"\n\n> Partial profile: the target was {', '.join(status)}; the figures cover what ran." if status else ""
+        partial += busy_warning(r)
         rows = [("Command", code(argv)), ("Python", f"{md(target.get('python', ''))} "
                                                    f"({'GIL enabled' if target.get('gil_enabled', True) else 'free-threaded, GIL disabled'})"
                                                    + (f" {code(target['python_executable'])}" if target.get("python_executable") else "")),
@@ -166,6 +167,20 @@ class MarkdownRenderer(Renderer):
                 "bounded by lanes (the independent repeats measured), the GIL and this machine's cores "
                 "(see the README, \"How the estimate works\")."
                 + (f"\n\nSpeedup model inputs: {md(inputs)}." if inputs else "") + notes + "\n")
+
+
+def busy_warning(r: Result) -> str:
+    """A warning under the verdict when the target waited long for a CPU (``run_queue``)."""
+    found = r.extra.get("run_queue")
+    if not isinstance(found, dict) or not found.get("measured"):
+        return ""
+    share, limit = float(found.get("share") or 0.0), float(found.get("warn_share") or 0.10)
+    if share < limit:
+        return ""
+    return (f"\n\n> **Busy machine**: the target waited {float(found.get('working_threads_seconds') or 0):.2f} s "
+            f"for a CPU ({share * 100:.0f}% of its time): another program was running. That time is "
+            "taken out of the split, but from this much waiting on the split is uncertain (its "
+            "shares may be off by 0.05 or more): profile again on a quieter machine to confirm.")
 
 
 def _table(headers, rows) -> str:
