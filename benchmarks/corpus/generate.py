@@ -1,0 +1,812 @@
+"""Generate programs with known truth: ``generate(folder, count, seed)``.
+
+Each program is a real script (``python prog_007.py`` runs it) built from three choices:
+
+* where the work repeats (``form``): a for or while loop, a list/dict/set comprehension, a
+  generator expression consumed by sum/list/join, map, recursion, a method of a class, a
+  callback handed to a helper, a decorated function, module-level code, a function in a
+  second module of the program (written next to it);
+* how it runs today (``mode``): sequential, a thread pool, a process pool,
+  ``multiprocessing.Process`` per job, a Python subprocess per job, asyncio with gather /
+  TaskGroup / as_completed / create_task (coroutines that await their waits, or that make
+  a blocking call with awaits before, after or around it);
+* what the work is (``work``): time.sleep, a loopback HTTP request to a server the program
+  starts in a thread (the server sleeps, the client waits), a subprocess that sleeps,
+  pure-Python loops, json and re (native code that keeps the GIL), sha256 / zlib / bz2 /
+  lzma on large buffers and page-cache file reads and sqlite queries (native code that
+  releases it), and mixes of a wait with a computation.
+
+Work is sized from rates measured here when the corpus is generated, so a phase meant to
+take 0.1 s takes about that. The truth does not rely on it, though: every program marks
+its own phases (``_m`` is a plain ``list.append``, no Python frame) and, when the
+``CORPUS_TRUTH`` environment variable names a file, writes its main thread's wall and CPU
+clocks and the marks there: ``truth_split`` turns that into the measured split.
+
+Beside ``prog_NNN.py`` the generator writes ``prog_NNN.json``: the shape, the planned
+split, the repeat count, the blocking calls inside a running event loop (file:line) and
+the expected model (``expected_model`` applies the project's decision rules to a split:
+the planned one here, the measured one in ``run.py``).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import lzma
+import bz2
+import math
+import os
+import random
+import re
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+IO, GIL, NOGIL = "io_wait", "cpu_gil", "cpu_nogil"
+WAIT_KINDS = ("sleep", "http", "subprocess")
+CPU_KINDS = ("gil", "json", "re", "sha256", "zlib", "bz2", "lzma", "file", "sqlite")
+CATEGORY = {"sleep": IO, "http": IO, "subprocess": IO, "gil": GIL, "json": GIL, "re": GIL,
+            "sha256": NOGIL, "zlib": NOGIL, "bz2": NOGIL, "lzma": NOGIL, "file": NOGIL, "sqlite": NOGIL}
+MARK = {IO: "w", GIL: "g", NOGIL: "n"}
+# Waits through libraries that have no awaitable form in the standard library (the README's
+# "blocking libraries": threads are the smallest change; asyncio is as defensible).
+LIBRARY = {"http", "subprocess", "file", "sqlite"}
+IMPORTS = {"sleep": ["time"], "http": ["http.server", "threading", "time", "urllib.request"],
+           "subprocess": ["subprocess", "sys"], "gil": [], "json": ["json"], "re": ["re"],
+           "sha256": ["hashlib"], "zlib": ["zlib", "random"], "bz2": ["bz2", "random"],
+           "lzma": ["lzma", "random"], "file": ["os", "pathlib"], "sqlite": ["sqlite3"]}
+BUFFER_KINDS = ("sha256", "zlib", "bz2", "lzma")
+MAX_BYTES = 48 << 20  # the largest buffer or file one call works on
+
+SEQ_FORMS = ("for", "while", "listcomp", "dictcomp", "setcomp", "genexpr_sum", "genexpr_list",
+             "genexpr_join", "map", "recursion", "method", "callback", "decorator", "module", "second_module")
+JOB_FORMS = ("function", "method", "decorator", "callback", "second_module")
+INLINE_OK = {"for", "while", "listcomp", "dictcomp", "setcomp", "genexpr_sum", "genexpr_list",
+             "genexpr_join", "map", "recursion", "callback", "module"}
+ASYNC_MODES = ("aio_gather", "aio_taskgroup", "aio_as_completed", "aio_create_task")
+POOL_MODES = ("threadpool", "processpool")
+PROCESS_MODES = ("processpool", "mpprocess", "subprocjobs")
+MODES = ("sequential",) + POOL_MODES + ("mpprocess", "subprocjobs") + ASYNC_MODES
+MODE_WEIGHTS = {"sequential": 10, "threadpool": 2, "processpool": 2, "mpprocess": 1, "subprocjobs": 1,
+                "aio_gather": 2, "aio_taskgroup": 1, "aio_as_completed": 1, "aio_create_task": 1}
+PLACEMENTS = ("awaited", "none", "before", "after", "around")
+MODELS = ("asyncio", "threads", "multiprocessing", "asyncio+multiprocessing", "none")
+
+
+# -- calibration -----------------------------------------------------------------------------
+
+def _best(fn, rounds=3) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return max(best, 1e-6)
+
+
+def calibrate() -> dict:
+    """Units of each kind of work per second on this machine (best of 3, ~1.5 s in all)."""
+    rates = {}
+    rates["gil"] = 200_000 / _best(lambda: sum(i * i % 7 for i in range(200_000)))
+    doc = json.dumps([{"id": i, "name": "item%d" % i, "tags": ["a", "b", "c"], "score": i * 0.5, "ok": i % 3 == 0}
+                      for i in range(20_000)])
+    rates["json"] = 20_000 / _best(lambda: len(json.dumps(json.loads(doc))))
+    text = "alice@example.com bob at example dot org 12345 filler words here; " * (1 << 14)
+    pattern = re.compile(r"(\w+)@(\w+)\.com|\d{4,}")
+    rates["re"] = len(text) / _best(lambda: len(pattern.findall(text)))
+    buf = random.Random(7).randbytes(4 << 20).translate(bytes(97 + b % 16 for b in range(256)))
+    rates["sha256"] = len(buf) / _best(lambda: hashlib.sha256(buf).digest())
+    rates["zlib"] = len(buf) / _best(lambda: zlib.compress(buf, 6))
+    small = buf[: 1 << 20]
+    rates["bz2"] = len(small) / _best(lambda: bz2.compress(small, 9), 2)
+    rates["lzma"] = len(small) / _best(lambda: lzma.compress(small, preset=1), 2)
+    with tempfile.NamedTemporaryFile() as handle:
+        handle.write(bytes(MAX_BYTES))
+        handle.flush()
+        rates["file"] = MAX_BYTES / _best(lambda: len(Path(handle.name).read_bytes()))
+    sql = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) SELECT sum(x * x % 7) FROM c"
+    rates["sqlite"] = 100_000 / _best(lambda: sqlite3.connect(":memory:").execute(sql, (100_000,)).fetchone())
+    rates["python_start"] = _best(lambda: subprocess.run([sys.executable, "-c", "import time"]), 2)
+    return rates
+
+
+# -- the shape of one program ------------------------------------------------------------------
+
+@dataclass
+class Spec:
+    name: str
+    mode: str
+    form: str  # where the work repeats (sequential) or where the job function lives (others)
+    body: str  # "inline" (the work's own expressions in the loop) or "function" (a job(i) call)
+    work: list  # one or two kinds: [wait] / [cpu] / [wait, cpu]
+    repeats: int
+    seconds: dict  # planned seconds of each kind per job
+    size: str = "normal"  # normal / tiny / one-off
+    placement: str = ""  # asyncio: awaited / none / before / after / around (awaits vs the blocking call)
+    driver: str = ""  # pools: map / submit_list / submit_for / as_completed
+    workers: int = 0
+    units: dict = field(default_factory=dict)  # per-call units (iterations, bytes, seconds)
+    planned: dict = field(default_factory=dict)  # planned split over the work
+    blocking: list = field(default_factory=list)  # [{"location", "cause", "required"}]
+    files: list = field(default_factory=list)
+    exact_split: bool = True  # all the work in the main thread: the measured split is the truth
+    preferred: str = ""
+    acceptable: list = field(default_factory=list)
+
+    def shape(self) -> str:
+        extra = f"/{self.placement}" if self.placement else (f"/{self.driver}" if self.driver else "")
+        return f"{self.form}({self.body})/{self.mode}{extra}/{'+'.join(self.work)}/k={self.repeats}/{self.size}"
+
+
+def sample_specs(count: int, seed: int, scale: float = 1.0) -> list[Spec]:
+    """A deterministic sample of the cross product: modes by weight, forms and work cycled so
+    each appears about equally often."""
+    rng = random.Random(seed)
+    modes = [m for m in MODES for _ in range(MODE_WEIGHTS[m])]
+    works = ([[w] for w in WAIT_KINDS] * 4 + [[c] for c in CPU_KINDS] * 3
+             + [[w, c] for w in WAIT_KINDS for c in CPU_KINDS])
+    rng.shuffle(works)
+    seq_forms, job_forms = list(SEQ_FORMS), list(JOB_FORMS)
+    rng.shuffle(seq_forms)
+    rng.shuffle(job_forms)
+    specs = []
+    for index in range(count):
+        mode = modes[rng.randrange(len(modes))]
+        work = works[index % len(works)]
+        if mode == "sequential":
+            form = seq_forms[index % len(seq_forms)]
+        else:
+            form = job_forms[index % len(job_forms)]
+            if mode == "processpool" and form == "callback":
+                form = "function"  # a callback through a helper: still pickled by name
+        body = rng.choice(("inline", "function")) if form in INLINE_OK and mode == "sequential" else "function"
+        if form == "module" and mode != "sequential":
+            form = "for"
+        roll = rng.random()
+        size = "one-off" if (roll < 0.07 and mode == "sequential") else ("tiny" if roll < 0.12 else "normal")
+        total = rng.uniform(0.6, 1.5) * scale if size != "tiny" else 0.07
+        if size == "one-off":
+            repeats = 1
+        else:
+            repeats = rng.choice((3, 4, 6, 8, 12, 16, 24, 32))
+            if mode in PROCESS_MODES or mode == "threadpool":
+                repeats = min(repeats, 12)
+        shares = {work[0]: 1.0} if len(work) == 1 else {work[0]: (f := rng.uniform(0.3, 0.7)), work[1]: 1 - f}
+        spec = Spec(name=f"prog_{index:03d}", mode=mode, form=form, body=body, work=list(work),
+                    repeats=repeats, seconds={}, size=size)
+        if mode in ASYNC_MODES:
+            spec.placement = rng.choice(PLACEMENTS[1:] if not (set(work) & set(WAIT_KINDS)) else PLACEMENTS)
+        if mode in POOL_MODES:
+            spec.driver = rng.choice(("map", "submit_list", "submit_for", "as_completed"))
+            spec.workers = rng.choice((2, 4, 8)) if mode == "threadpool" else rng.choice((2, 4))
+        spec.exact_split = mode == "sequential" or mode in ASYNC_MODES
+        _size(spec, total, shares)
+        specs.append(spec)
+    return specs
+
+
+def pick_slice(specs: list[Spec], count: int) -> list[Spec]:
+    """A small slice that still covers the shapes: greedily the spec that adds the most
+    not-yet-seen values (mode, form, each kind of work, asyncio placement, size)."""
+    def values(spec):
+        return {("mode", spec.mode), ("form", spec.form), ("placement", spec.placement), ("size", spec.size),
+                ("body", spec.body), ("work", "+".join(spec.work))} | {("kind", k) for k in spec.work}
+    chosen, seen, rest = [], set(), list(specs)
+    for placement in PLACEMENTS:  # each way a coroutine waits, on a wait it makes k times
+        spec = next((s for s in rest if s.placement == placement and s.work[0] in WAIT_KINDS
+                     and s.size == "normal"), None)
+        if spec is not None:
+            rest.remove(spec)
+            chosen.append(spec)
+            seen |= values(spec)
+    while rest and len(chosen) < count:
+        best = max(rest, key=lambda s: len(values(s) - seen))
+        rest.remove(best)
+        chosen.append(best)
+        seen |= values(best)
+    return sorted(chosen, key=lambda s: s.name)
+
+
+def _size(spec: Spec, total: float, shares: dict) -> None:
+    """Per-job seconds of each kind: ``total`` seconds of work over the repeats, with the
+    floors and caps each kind needs (a subprocess costs its start-up; a buffer is at most
+    MAX_BYTES: both change the repeat count rather than the split)."""
+    k = spec.repeats
+    for _ in range(3):
+        per = {kind: total * share / k for kind, share in shares.items()}
+        if "subprocess" in per and per["subprocess"] < 0.04 and spec.size == "normal":
+            k = max(1, int(total * shares["subprocess"] / 0.04))
+            continue
+        break
+    spec.repeats = k
+    spec.seconds = {kind: round(total * share / k, 5) for kind, share in shares.items()}
+    planned = {IO: 0.0, GIL: 0.0, NOGIL: 0.0}
+    for kind, seconds in spec.seconds.items():
+        planned[CATEGORY[kind]] += seconds * k
+    whole = sum(planned.values()) or 1.0
+    spec.planned = {c: round(v / whole, 3) for c, v in planned.items()}
+
+
+def _units(spec: Spec, rates: dict) -> None:
+    """Per-call units from the per-job seconds. A buffer or file is at most MAX_BYTES: where
+    that cuts a job short, the job runs more often instead (and each kind's share stays)."""
+    capped = [k for k in spec.seconds if k in BUFFER_KINDS or k == "file"]
+    if capped and spec.repeats > 1:
+        factor = max(spec.seconds[k] * rates[k] / MAX_BYTES for k in capped)
+        if factor > 1:
+            limit = 12 if spec.mode in PROCESS_MODES or spec.mode == "threadpool" else 48
+            repeats = min(math.ceil(spec.repeats * factor), max(limit, spec.repeats))
+            spec.seconds = {k: round(v * spec.repeats / repeats, 5) for k, v in spec.seconds.items()}
+            spec.repeats = repeats
+    for kind, seconds in list(spec.seconds.items()):
+        if kind in WAIT_KINDS:
+            value = seconds if kind != "subprocess" else max(seconds - rates["python_start"], 0.002)
+            spec.units[kind] = round(value, 4)
+            continue
+        units = seconds * rates[kind]
+        if kind in BUFFER_KINDS or kind == "file":
+            units = int(min(max(units, 4096), MAX_BYTES))
+            spec.seconds[kind] = round(units / rates[kind], 5)
+        else:
+            units = max(int(units), 10)
+        spec.units[kind] = units
+    planned = {IO: 0.0, GIL: 0.0, NOGIL: 0.0}
+    for kind, seconds in spec.seconds.items():
+        planned[CATEGORY[kind]] += seconds * spec.repeats
+    whole = sum(planned.values()) or 1.0
+    spec.planned = {c: round(v / whole, 3) for c, v in planned.items()}
+
+
+# -- the code ----------------------------------------------------------------------------------
+
+def _expr(kind: str, units) -> str:
+    return {
+        "sleep": f"time.sleep({units})",
+        "http": f'len(urllib.request.urlopen(URL + "/{units}").read())',
+        "subprocess": f'subprocess.run([sys.executable, "-c", "import time; time.sleep({units})"]).returncode',
+        "gil": f"sum(i * i % 7 for i in range({units}))",
+        "json": "len(json.dumps(json.loads(DOC)))",
+        "re": "len(PATTERN.findall(TEXT))",
+        "sha256": "hashlib.sha256(BUF).digest()",
+        "zlib": "len(zlib.compress(BUF, 6))",
+        "bz2": "len(bz2.compress(BUF, 9))",
+        "lzma": "len(lzma.compress(BUF, preset=1))",
+        "file": "len(pathlib.Path(DATA).read_bytes())",
+        "sqlite": f'sqlite3.connect(":memory:").execute(SQL, ({units},)).fetchone()[0]',
+    }[kind]
+
+
+def _awaited(kind: str, units) -> str:
+    return {
+        "sleep": f"await asyncio.sleep({units})",
+        "http": f"await _aget({units})",
+        "subprocess": ('await (await asyncio.create_subprocess_exec(sys.executable, "-c", '
+                       f'"import time; time.sleep({units})")).wait()'),
+    }[kind]
+
+
+def _marked(kind: str, expr: str, slot: int | None = None) -> str:
+    """The expression between two marks: ``_m`` is ``list.append`` and the clocks are
+    builtins, so the marks add no Python frame (nothing a profiler would see as work).
+    ``slot`` numbers a line whose own timing the truth needs (a call inside a coroutine)."""
+    mark = MARK[CATEGORY[kind]] + ("" if slot is None else str(slot))
+    return f'(_m(("{mark}", _pc(), _tt(), _gid())), {expr}, _m(("", _pc(), _tt(), _gid())))[1]'
+
+
+def _setup(spec: Spec, rates: dict) -> list[str]:
+    lines = []
+    for kind in spec.work:
+        units = spec.units[kind]
+        if kind == "json":
+            items = max(int(units), 10)
+            lines.append('DOC = json.dumps([{"id": i, "name": "item%d" % i, "tags": ["a", "b", "c"], '
+                         f'"score": i * 0.5, "ok": i % 3 == 0}} for i in range({items})])')
+        elif kind == "re":
+            lines.append('PATTERN = re.compile(r"(\\w+)@(\\w+)\\.com|\\d{4,}")')
+            lines.append('TEXT = "alice@example.com bob at example dot org 12345 filler words here; " '
+                         f"* {max(int(units) // 68, 1)}")
+        elif kind == "sha256":
+            lines.append(f"BUF = bytes(range(256)) * {max(units // 256, 16)}")
+        elif kind in BUFFER_KINDS:
+            lines.append(f"BUF = random.Random(7).randbytes({units}).translate(bytes(97 + b % 16 for b in range(256)))")
+        elif kind == "file":
+            lines.append(f'DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "{spec.name}.dat")')
+        elif kind == "sqlite":
+            lines.append('SQL = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) '
+                         'SELECT sum(x * x % 7) FROM c"')
+        elif kind == "http":
+            lines.append('URL = ""')
+    return lines
+
+
+SHARED = ("URL", "DOC", "PATTERN", "TEXT", "BUF", "DATA", "SQL")
+
+PREAMBLE = '''\
+import json as _json
+import os as _os
+import threading as _threading
+import time as _time
+
+_pc, _tt, _gid = _time.perf_counter, _time.thread_time, _threading.get_ident
+_T0, _C0 = _pc(), _tt()
+_MARKS = []
+_m = _MARKS.append
+
+
+def _truth():
+    """With CORPUS_TRUTH set: the main thread's clocks and the phase marks, for the true split."""
+    path = _os.environ.get("CORPUS_TRUTH")
+    if path:
+        with open(path, "w") as out:
+            _json.dump({"wall": _pc() - _T0, "cpu": _tt() - _C0, "main": _gid(), "marks": _MARKS}, out)
+'''
+
+SERVER = '''
+
+class _Slow(http.server.BaseHTTPRequestHandler):
+    """Answers GET /SECONDS after sleeping that long (in the server's thread)."""
+
+    def do_GET(self):
+        time.sleep(float(self.path.strip("/") or 0))
+        body = b"x" * 2048
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def start_server():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return "http://127.0.0.1:%d" % server.server_address[1]
+'''
+
+AGET = '''
+
+async def _aget(delay):
+    host, port = URL.split("//")[1].split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(b"GET /%s HTTP/1.0\\r\\n\\r\\n" % str(delay).encode())
+    body = await reader.read()
+    writer.close()
+    return len(body)
+'''
+
+TRACED = '''
+
+def traced(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+    return wrapper
+'''
+
+ATRACED = '''
+
+def traced(fn):
+    @functools.wraps(fn)
+    async def wrapper(*args, **kwargs):
+        return await fn(*args, **kwargs)
+    return wrapper
+'''
+
+SENTINEL = "  #@B:"
+
+
+class Program:
+    """Builds the text of one program (and its second module) from a Spec."""
+
+    def __init__(self, spec: Spec):
+        self.spec = spec
+        self.aio = spec.mode in ASYNC_MODES
+        self.helper = spec.form == "second_module"
+        self.helper_name = f"{spec.name}_jobs"
+
+    # the statements of one job
+    def statements(self) -> list[str]:
+        spec, out = self.spec, []
+        for slot, kind in enumerate(spec.work):
+            units = spec.units[kind]
+            if self.aio and kind in WAIT_KINDS and spec.placement == "awaited":
+                out.append(_awaited(kind, units))
+                continue
+            if self.aio:  # a call that blocks the running loop: its line is part of the truth
+                cause = "wait" if kind in WAIT_KINDS else "cpu"
+                out.append(_marked(kind, _expr(kind, units), slot) + f"{SENTINEL}{cause}:{slot}")
+            else:
+                out.append(_marked(kind, _expr(kind, units)))
+        if self.aio and spec.placement in ("before", "around"):
+            out.insert(0, "await asyncio.sleep(0.001)")
+        if self.aio and spec.placement in ("after", "around"):
+            out.append("await asyncio.sleep(0.001)")
+        return out
+
+    def inline_expr(self) -> str:
+        parts = [_marked(kind, _expr(kind, self.spec.units[kind])) for kind in self.spec.work]
+        return parts[0] if len(parts) == 1 else "(" + ", ".join(parts) + ")"
+
+    def job_def(self, indent="") -> list[str]:
+        """``job(i)`` / ``ajob(i)`` or the Worker class, per form."""
+        spec = self.spec
+        prefix = "async " if self.aio else ""
+        name = "ajob" if self.aio else "job"
+        body = [indent + "    " + s for s in self.statements()]
+        if spec.form == "method":
+            return ["", "", "class Worker:", "    def __init__(self):", "        self.done = 0", "",
+                    f"    {prefix}def work(self, i):"] + ["    " + b for b in body] + ["        self.done += 1"]
+        lines = ["", ""]
+        if spec.form == "decorator":
+            lines.append("@traced")
+        lines.append(f"{prefix}def {name}(i):")
+        return lines + body + ["    return i"]
+
+    def job_ref(self) -> str:
+        if self.spec.form == "method":
+            return "Worker().work"
+        name = "ajob" if self.aio else "job"
+        return f"_jobs.{name}" if self.helper else name
+
+    def imports(self, for_helper=False) -> list[str]:
+        mods = {m for kind in self.spec.work for m in IMPORTS[kind]}
+        if not for_helper:
+            mode = self.spec.mode
+            mods |= {"asyncio"} if self.aio else set()
+            mods |= {"concurrent.futures"} if mode in POOL_MODES else set()
+            mods |= {"multiprocessing"} if mode == "mpprocess" else set()
+            mods |= {"subprocess", "sys"} if mode == "subprocjobs" else set()
+            if self.spec.form == "decorator":
+                mods.add("functools")
+        else:
+            mods |= {"asyncio"} if self.aio else set()
+        return [f"import {m}" for m in sorted(mods)]
+
+    def main_body(self) -> list[str]:
+        spec, k = self.spec, spec_k(self.spec)
+        job = self.job_ref()
+        if spec.mode == "sequential":
+            call = f"{job}(i)" if spec.body == "function" or spec.form in ("method", "decorator", "second_module") else None
+            expr = call or self.inline_expr()
+            stmts = [call] if call else self.statements()
+            form = spec.form
+            if form in ("for", "method", "decorator", "second_module", "module"):
+                pre = ["w = Worker()"] if form == "method" else []
+                if form == "method":
+                    stmts = ["w.work(i)"]
+                return pre + [f"for i in range({k}):"] + ["    " + s for s in stmts]
+            if form == "while":
+                return ["i = 0", f"while i < {k}:"] + ["    " + s for s in stmts] + ["    i += 1"]
+            return {
+                "listcomp": [f"results = [{expr} for i in range({k})]"],
+                "dictcomp": [f"results = {{i: {expr} for i in range({k})}}"],
+                "setcomp": [f"results = {{(i, type({expr}).__name__) for i in range({k})}}"],
+                "genexpr_sum": [f"total = sum(bool({expr}) for i in range({k}))"],
+                "genexpr_list": [f"results = list({expr} for i in range({k}))"],
+                "genexpr_join": [f'text = ",".join(str({expr})[:8] for i in range({k}))'],
+                "map": [f"results = list(map({'job' if call else 'lambda i: ' + expr}, range({k})))"],
+                "recursion": ["run(0)"],
+                "callback": [f"each({k}, {'job' if call else 'lambda i: ' + expr})"],
+            }[form]
+        if spec.mode in POOL_MODES:
+            pool = "ThreadPoolExecutor" if spec.mode == "threadpool" else "ProcessPoolExecutor"
+            lines = [f"with concurrent.futures.{pool}(max_workers={spec.workers}) as pool:"]
+            if spec.form == "callback":
+                return lines + [f"    results = run_all(pool, {job}, {k})"]
+            return lines + ["    " + s for s in _pool_driver(spec.driver, job, k)]
+        if spec.mode == "mpprocess":
+            return [f"procs = [multiprocessing.Process(target={job}, args=(i,)) for i in range({k})]",
+                    "for p in procs:", "    p.start()", "for p in procs:", "    p.join()"]
+        if spec.mode == "subprocjobs":
+            url = "URL" if "http" in spec.work else '""'
+            return [f'procs = [subprocess.Popen([sys.executable, __file__, "--job", str(i), {url}]) for i in range({k})]',
+                    "for p in procs:", "    p.wait()"]
+        raise AssertionError(spec.mode)
+
+    def async_main(self) -> list[str]:
+        spec, k = self.spec, spec_k(self.spec)
+        job = self.job_ref()
+        lines = ["", "", "async def amain():"]
+        if spec.form == "callback":
+            return lines + [f"    await run_all({job}, {k})"]
+        return lines + ["    " + s for s in _async_driver(spec.mode, job, k)]
+
+    def helpers(self) -> list[str]:
+        spec, k = self.spec, spec_k(self.spec)
+        out = []
+        if spec.form == "callback" and spec.mode == "sequential":
+            out += ["", "", "def each(n, fn):", "    for i in range(n):", "        fn(i)"]
+        if spec.form == "callback" and spec.mode in POOL_MODES:
+            out += ["", "", "def run_all(pool, fn, n):"] + ["    " + s for s in _pool_driver(spec.driver, "fn", "n")] + [
+                "    return n"]
+        if spec.form == "callback" and self.aio:
+            out += ["", "", "async def run_all(fn, n):"] + ["    " + s for s in _async_driver(spec.mode, "fn", "n")]
+        if spec.form == "recursion":
+            call = spec.body == "function"
+            stmts = ["job(i)"] if call else self.statements()
+            out += ["", "", "def run(i):", f"    if i >= {k}:", "        return 0"] + ["    " + s for s in stmts] + [
+                "    return 1 + run(i + 1)"]
+        return out
+
+    def needs_job(self) -> bool:
+        spec = self.spec
+        if self.helper:
+            return False
+        return spec.mode != "sequential" or spec.body == "function" or spec.form in ("method", "decorator")
+
+    def main_text(self) -> str:
+        spec = self.spec
+        doc = (f'"""Generated by benchmarks.corpus: {spec.shape()}.\n\n'
+               f"Expected model (planned split): {spec.preferred} (acceptable: {', '.join(spec.acceptable)})\n"
+               f'Planned split: {spec.planned}\n"""')
+        lines = [doc] + PREAMBLE.splitlines()
+        lines += [""] + self.imports()
+        if self.helper:
+            lines.append(f"import {self.helper_name} as _jobs")
+        lines += [""] + _setup(spec, {})
+        if "http" in spec.work:
+            lines += SERVER.splitlines()
+            if self.aio and spec.placement == "awaited" and not self.helper:
+                lines += AGET.splitlines()
+        if spec.form == "decorator":
+            lines += (ATRACED if self.aio else TRACED).splitlines()
+        if self.needs_job():
+            lines += self.job_def()
+        lines += self.helpers()
+        shared = [n for n in SHARED if any(line.startswith(n + " = ") for line in _setup(spec, {}))]
+        if self.helper:
+            pairs = ", ".join(f"{n}={n}" for n in ["_m", "_pc", "_tt", "_gid"] + shared)
+            lines += ["", "", "def _share():", f"    _jobs.__dict__.update({pairs})"]
+        start = []
+        if "http" in spec.work:
+            start.append("URL = start_server()")
+        if self.helper:
+            start.append("_share()")
+        if self.aio:
+            lines += self.async_main()
+        if spec.form == "module":
+            lines += [""] + start + self.main_body() + ["_truth()"]
+            return "\n".join(lines) + "\n"
+        lines += ["", "", "def main():"]
+        if "http" in spec.work:
+            lines.append("    global URL")
+        lines += ["    " + s for s in start]
+        lines += ["    asyncio.run(amain())"] if self.aio else ["    " + s for s in self.main_body()]
+        lines += ["", ""]
+        if spec.mode == "subprocjobs":
+            lines += ['if __name__ == "__main__" and sys.argv[1:2] == ["--job"]:']
+            if "http" in spec.work:
+                lines.append("    URL = sys.argv[3]")
+            if self.helper:
+                lines.append("    _share()")
+            lines += [f"    {self.job_ref()}(int(sys.argv[2]))", 'elif __name__ == "__main__":']
+        else:
+            lines.append('if __name__ == "__main__":')
+        lines += ["    main()", "    _truth()"]
+        return "\n".join(lines) + "\n"
+
+    def helper_text(self) -> str:
+        spec = self.spec
+        lines = [f'"""The jobs of {spec.name}.py (its second module)."""'] + self.imports(for_helper=True)
+        if spec.form == "decorator":
+            lines.append("import functools")
+        lines += ["", "_m = _pc = _tt = _gid = None  # set by the main script"]
+        lines += [f"{n} = None" for n in SHARED]
+        if "http" in spec.work and self.aio and spec.placement == "awaited":
+            lines += AGET.splitlines()
+        lines += self.job_def()
+        return "\n".join(lines) + "\n"
+
+
+def spec_k(spec: Spec) -> int:
+    return spec.repeats
+
+
+def _pool_driver(driver: str, job: str, k) -> list[str]:
+    if driver == "map":
+        return [f"results = list(pool.map({job}, range({k})))"]
+    if driver == "submit_list":
+        return [f"futures = [pool.submit({job}, i) for i in range({k})]", "results = [f.result() for f in futures]"]
+    if driver == "submit_for":
+        return ["futures = []", f"for i in range({k}):", f"    futures.append(pool.submit({job}, i))",
+                "for f in futures:", "    f.result()"]
+    return [f"futures = [pool.submit({job}, i) for i in range({k})]",
+            "for f in concurrent.futures.as_completed(futures):", "    f.result()"]
+
+
+def _async_driver(mode: str, job: str, k) -> list[str]:
+    if mode == "aio_gather":
+        return [f"await asyncio.gather(*({job}(i) for i in range({k})))"]
+    if mode == "aio_taskgroup":
+        return ["async with asyncio.TaskGroup() as tg:", f"    for i in range({k}):", f"        tg.create_task({job}(i))"]
+    if mode == "aio_as_completed":
+        return [f"for fut in asyncio.as_completed([{job}(i) for i in range({k})]):", "    await fut"]
+    return [f"tasks = [asyncio.create_task({job}(i)) for i in range({k})]", "for t in tasks:", "    await t"]
+
+
+def _strip_sentinels(text: str, filename: str) -> tuple[str, list[dict]]:
+    out, found = [], []
+    for number, line in enumerate(text.splitlines(), 1):
+        if SENTINEL in line:
+            line, tag = line.split(SENTINEL)
+            cause, slot = tag.split(":")
+            found.append({"location": f"{filename}:{number}", "cause": cause, "slot": int(slot), "required": True})
+        out.append(line)
+    return "\n".join(out) + "\n", found
+
+
+# -- the truth ---------------------------------------------------------------------------------
+
+def _rule(io: float, gil: float, nogil: float, spec: Spec, blocked_cpu: bool) -> tuple[str, set]:
+    """The project's rules (README "The checklist", recommend.py's order) on one split:
+    (preferred, acceptable)."""
+    mode, kinds = spec.mode, spec.work
+    mix = io >= 0.2 and gil >= 0.2
+    waiting = io >= gil + nogil
+    library = any(k in LIBRARY for k in kinds if CATEGORY[k] == IO)
+    if mode in ASYNC_MODES:
+        if waiting and not mix:
+            return "asyncio", {"asyncio"}
+        if mix:
+            return ("asyncio+multiprocessing" if blocked_cpu else "asyncio"), {"asyncio+multiprocessing", "asyncio"}
+        if gil >= nogil:
+            return "asyncio+multiprocessing", {"asyncio+multiprocessing", "multiprocessing"}
+        return "asyncio+multiprocessing", {"asyncio+multiprocessing", "threads", "multiprocessing"}
+    if mode == "sequential" and spec.repeats < 2:
+        # One piece of work: nothing to overlap. A single pure-Python loop can be cut in
+        # chunks (the tool's "one computation" rule), so multiprocessing is defensible there.
+        if not waiting and gil >= nogil and "gil" in kinds and len(kinds) == 1:
+            return "none", {"none", "multiprocessing"}
+        return "none", {"none"}
+    if waiting:
+        if mix:
+            ok = {"asyncio+multiprocessing"}
+            if spec.repeats <= 4:
+                # A few pieces: a process pool spreads little of the CPU (3 pieces on 2 cores)
+                # and costs its start-up; overlapping the waits alone is as good an answer.
+                ok |= {"threads", "asyncio"}
+            if mode in PROCESS_MODES:
+                ok |= {"multiprocessing", "threads", "asyncio"}
+            if mode == "threadpool":
+                ok |= {"multiprocessing", "threads"}
+            return "asyncio+multiprocessing", ok
+        if mode in ("mpprocess", "subprocjobs"):
+            return "multiprocessing", {"multiprocessing", "none", "threads", "asyncio"}
+        if mode == "processpool":
+            return "threads", {"threads", "asyncio", "multiprocessing"}
+        if mode == "threadpool":
+            return "threads", {"threads", "asyncio"}
+        return ("threads" if library else "asyncio"), {"asyncio", "threads"}
+    if gil >= nogil:
+        if mix:
+            return "asyncio+multiprocessing", {"asyncio+multiprocessing", "multiprocessing"}
+        return "multiprocessing", {"multiprocessing", "asyncio+multiprocessing"}
+    ok = {"threads", "multiprocessing"}
+    if mode in PROCESS_MODES:
+        return "multiprocessing", ok | {"asyncio+multiprocessing"}
+    return "threads", ok
+
+
+def expected_model(spec: Spec, split: dict, work_seconds: float) -> tuple[str, list[str]]:
+    """The right model for a split, with the neighbours a split near a threshold makes
+    defensible (the rule applied to the split moved by 0.07 between each pair of categories)."""
+    current = {"threadpool": "threads", "processpool": "multiprocessing", "mpprocess": "multiprocessing",
+               "subprocjobs": "multiprocessing"}.get(spec.mode, "asyncio" if spec.mode in ASYNC_MODES else "none")
+    if work_seconds < 0.15 or spec.size == "tiny":
+        return current, sorted({current, "none"})
+    blocked_cpu = split.get(NOGIL, 0) + split.get(GIL, 0) > split.get(IO, 0) and any(
+        b["cause"] == "cpu" for b in spec.blocking)
+    io, gil, nogil = split[IO], split[GIL], split[NOGIL]
+    preferred, ok = _rule(io, gil, nogil, spec, blocked_cpu)
+    step = 0.07
+    for a, b in ((0, 1), (0, 2), (1, 2)):
+        for sign in (1, -1):
+            moved = [io, gil, nogil]
+            moved[a] += sign * step
+            moved[b] -= sign * step
+            if min(moved) >= 0:
+                ok |= _rule(*moved, spec, blocked_cpu)[1]
+    if work_seconds < 0.3:
+        ok.add("none")
+    return preferred, sorted(ok)
+
+
+def truth_split(data: dict) -> dict:
+    """The true split from a program's own clocks: its main thread's wall and CPU time and the
+    marked phases (wait phases: their CPU is GIL-holding client work, the rest is waiting;
+    CPU phases by wall time; the unmarked rest by the thread's CPU clock: CPU holds the GIL,
+    the remainder waited, e.g. in the event loop's selector)."""
+    seconds = {IO: 0.0, GIL: 0.0, NOGIL: 0.0}
+    main = data["main"]
+    phase_wall = phase_cpu = 0.0
+    open_mark = None
+    slots = {}
+    for mark, wall, cpu, thread in data["marks"]:
+        if thread != main:
+            continue
+        if mark:
+            open_mark = (mark, wall, cpu)
+            continue
+        if open_mark is None:
+            continue
+        kind, wall0, cpu0 = open_mark
+        open_mark = None
+        dw, dc = wall - wall0, cpu - cpu0
+        if len(kind) > 1:
+            calls, seconds_in = slots.get(kind[1:], (0, 0.0))
+            slots[kind[1:]] = (calls + 1, seconds_in + dw)
+        phase_wall += dw
+        phase_cpu += dc
+        if kind[0] == "w":
+            seconds[IO] += max(dw - dc, 0.0)
+            seconds[GIL] += dc
+        else:
+            seconds[GIL if kind[0] == "g" else NOGIL] += dw
+    rest_wall = max(data["wall"] - phase_wall, 0.0)
+    rest_cpu = min(max(data["cpu"] - phase_cpu, 0.0), rest_wall)
+    seconds[GIL] += rest_cpu
+    seconds[IO] += rest_wall - rest_cpu
+    whole = sum(seconds.values()) or 1.0
+    return {c: round(v / whole, 4) for c, v in seconds.items()} | {"seconds": round(whole, 4), "slots": slots}
+
+
+def blocking_required(entry: dict, spec: Spec, slots: dict | None) -> bool:
+    """Whether a blocking call inside a coroutine is big enough that the tool must report it
+    (the tool's own bar is 0.05 s in all and, for CPU, 0.02 s a call; a margin above that):
+    from the plain run's timing of that line, else from the planned sizes."""
+    calls, total = (slots or {}).get(str(entry["slot"]), (0, 0.0))
+    if not calls:
+        calls = spec.repeats
+        total = spec.seconds[spec.work[entry["slot"]]] * calls
+    if entry["cause"] == "wait":
+        return total >= 0.08
+    return total >= 0.08 and total / calls >= 0.03
+
+
+def write_program(spec: Spec, folder: Path, rates: dict) -> Spec:
+    _units(spec, rates)
+    program = Program(spec)
+    text, blocking = _strip_sentinels(program.main_text(), f"{spec.name}.py")
+    files = [f"{spec.name}.py"]
+    if program.helper:
+        helper, more = _strip_sentinels(program.helper_text(), f"{program.helper_name}.py")
+        blocking += more
+        (folder / f"{program.helper_name}.py").write_text(helper)
+        files.append(f"{program.helper_name}.py")
+    if "file" in spec.work:
+        (folder / f"{spec.name}.dat").write_bytes(bytes(spec.units["file"]))
+        files.append(f"{spec.name}.dat")
+    spec.blocking, spec.files = blocking, files
+    planned_seconds = sum(spec.seconds.values()) * spec.repeats
+    spec.preferred, spec.acceptable = expected_model(spec, spec.planned, planned_seconds)
+    # The docstring names the planned truth: write the program again with it.
+    text, _ = _strip_sentinels(program.main_text(), f"{spec.name}.py")
+    (folder / f"{spec.name}.py").write_text(text)
+    (folder / f"{spec.name}.json").write_text(json.dumps(asdict(spec), indent=1))
+    return spec
+
+
+def generate(folder, count: int = 200, seed: int = 1, scale: float = 1.0, rates: dict | None = None) -> list[Spec]:
+    """Write ``count`` programs into ``folder``; returns their specs."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rates = rates or calibrate()
+    (folder / "rates.json").write_text(json.dumps(rates, indent=1))
+    return [write_program(spec, folder, rates) for spec in sample_specs(count, seed, scale)]
+
+
+def load(folder) -> list[Spec]:
+    return [Spec(**json.loads(p.read_text())) for p in sorted(Path(folder).glob("prog_*.json"))
+            if re.fullmatch(r"prog_\d+\.json", p.name)]
+
+
+if __name__ == "__main__":
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp(prefix="corpus-"))
+    for s in generate(out, int(sys.argv[2]) if len(sys.argv) > 2 else 20):
+        print(s.name, s.shape(), s.preferred, s.acceptable)
+    print(out)
