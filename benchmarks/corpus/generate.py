@@ -61,6 +61,9 @@ IMPORTS = {"sleep": ["time"], "http": ["http.server", "threading", "time", "urll
            "lzma": ["lzma", "random"], "file": ["os", "pathlib"], "sqlite": ["sqlite3"]}
 BUFFER_KINDS = ("sha256", "zlib", "bz2", "lzma")
 MAX_BYTES = 48 << 20  # the largest buffer or file one call works on
+# Compressors slow down per byte on larger inputs: they get buffers no larger than they
+# were calibrated on.
+KIND_MAX_BYTES = {"zlib": 8 << 20, "bz2": 1 << 20, "lzma": 1 << 20}
 
 SEQ_FORMS = ("for", "while", "listcomp", "dictcomp", "setcomp", "genexpr_sum", "genexpr_list",
              "genexpr_join", "map", "recursion", "method", "callback", "decorator", "module", "second_module")
@@ -98,9 +101,9 @@ def calibrate() -> dict:
     text = "alice@example.com bob at example dot org 12345 filler words here; " * (1 << 14)
     pattern = re.compile(r"(\w+)@(\w+)\.com|\d{4,}")
     rates["re"] = len(text) / _best(lambda: len(pattern.findall(text)))
-    buf = random.Random(7).randbytes(4 << 20).translate(bytes(97 + b % 16 for b in range(256)))
+    buf = random.Random(7).randbytes(8 << 20).translate(bytes(97 + b % 16 for b in range(256)))
     rates["sha256"] = len(buf) / _best(lambda: hashlib.sha256(buf).digest())
-    rates["zlib"] = len(buf) / _best(lambda: zlib.compress(buf, 6))
+    rates["zlib"] = len(buf) / _best(lambda: zlib.compress(buf, 6), 2)
     small = buf[: 1 << 20]
     rates["bz2"] = len(small) / _best(lambda: bz2.compress(small, 9), 2)
     rates["lzma"] = len(small) / _best(lambda: lzma.compress(small, preset=1), 2)
@@ -134,6 +137,7 @@ class Spec:
     blocking: list = field(default_factory=list)  # [{"location", "cause", "required"}]
     files: list = field(default_factory=list)
     exact_split: bool = True  # all the work in the main thread: the measured split is the truth
+    twin: bool = False  # the program can run its jobs under a model too (CORPUS_TWIN): true speedups
     preferred: str = ""
     acceptable: list = field(default_factory=list)
 
@@ -153,19 +157,15 @@ def sample_specs(count: int, seed: int, scale: float = 1.0) -> list[Spec]:
     seq_forms, job_forms = list(SEQ_FORMS), list(JOB_FORMS)
     rng.shuffle(seq_forms)
     rng.shuffle(job_forms)
-    specs = []
+    specs, seen = [], {"sequential": 0, "other": 0}
     for index in range(count):
         mode = modes[rng.randrange(len(modes))]
         work = works[index % len(works)]
-        if mode == "sequential":
-            form = seq_forms[index % len(seq_forms)]
-        else:
-            form = job_forms[index % len(job_forms)]
-            if mode == "processpool" and form == "callback":
-                form = "function"  # a callback through a helper: still pickled by name
+        group = "sequential" if mode == "sequential" else "other"
+        forms = seq_forms if group == "sequential" else job_forms
+        form = forms[seen[group] % len(forms)]
+        seen[group] += 1
         body = rng.choice(("inline", "function")) if form in INLINE_OK and mode == "sequential" else "function"
-        if form == "module" and mode != "sequential":
-            form = "for"
         roll = rng.random()
         size = "one-off" if (roll < 0.07 and mode == "sequential") else ("tiny" if roll < 0.12 else "normal")
         total = rng.uniform(0.6, 1.5) * scale if size != "tiny" else 0.07
@@ -179,11 +179,13 @@ def sample_specs(count: int, seed: int, scale: float = 1.0) -> list[Spec]:
         spec = Spec(name=f"prog_{index:03d}", mode=mode, form=form, body=body, work=list(work),
                     repeats=repeats, seconds={}, size=size)
         if mode in ASYNC_MODES:
-            spec.placement = rng.choice(PLACEMENTS[1:] if not (set(work) & set(WAIT_KINDS)) else PLACEMENTS)
+            awaited = work[0] in WAIT_KINDS and rng.random() < 0.3
+            spec.placement = "awaited" if awaited else rng.choice(PLACEMENTS[1:])
         if mode in POOL_MODES:
             spec.driver = rng.choice(("map", "submit_list", "submit_for", "as_completed"))
             spec.workers = rng.choice((2, 4, 8)) if mode == "threadpool" else rng.choice((2, 4))
         spec.exact_split = mode == "sequential" or mode in ASYNC_MODES
+        spec.twin = mode == "sequential" and form != "module" and size != "one-off"
         _size(spec, total, shares)
         specs.append(spec)
     return specs
@@ -236,7 +238,7 @@ def _units(spec: Spec, rates: dict) -> None:
     that cuts a job short, the job runs more often instead (and each kind's share stays)."""
     capped = [k for k in spec.seconds if k in BUFFER_KINDS or k == "file"]
     if capped and spec.repeats > 1:
-        factor = max(spec.seconds[k] * rates[k] / MAX_BYTES for k in capped)
+        factor = max(spec.seconds[k] * rates[k] / KIND_MAX_BYTES.get(k, MAX_BYTES) for k in capped)
         if factor > 1:
             limit = 12 if spec.mode in PROCESS_MODES or spec.mode == "threadpool" else 48
             repeats = min(math.ceil(spec.repeats * factor), max(limit, spec.repeats))
@@ -249,7 +251,7 @@ def _units(spec: Spec, rates: dict) -> None:
             continue
         units = seconds * rates[kind]
         if kind in BUFFER_KINDS or kind == "file":
-            units = int(min(max(units, 4096), MAX_BYTES))
+            units = int(min(max(units, 4096), KIND_MAX_BYTES.get(kind, MAX_BYTES)))
             spec.seconds[kind] = round(units / rates[kind], 5)
         else:
             units = max(int(units), 10)
@@ -362,8 +364,12 @@ class _Slow(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 256  # all clients may connect at once
+
+
 def start_server():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    server = _Server(("127.0.0.1", 0), _Slow)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return "http://127.0.0.1:%d" % server.server_address[1]
 '''
@@ -577,7 +583,13 @@ class Program:
             lines.append("    global URL")
         lines += ["    " + s for s in start]
         lines += ["    asyncio.run(amain())"] if self.aio else ["    " + s for s in self.main_body()]
+        if spec.twin:
+            lines += self.twin()
         lines += ["", ""]
+        if spec.twin:
+            lines += ['if __name__ == "__main__":', '    if _os.environ.get("CORPUS_TWIN"):',
+                      '        _twin(_os.environ["CORPUS_TWIN"])', "    else:", "        main()", "    _truth()"]
+            return "\n".join(lines) + "\n"
         if spec.mode == "subprocjobs":
             lines += ['if __name__ == "__main__" and sys.argv[1:2] == ["--job"]:']
             if "http" in spec.work:
@@ -589,6 +601,37 @@ class Program:
             lines.append('if __name__ == "__main__":')
         lines += ["    main()", "    _truth()"]
         return "\n".join(lines) + "\n"
+
+    def twin(self) -> list[str]:
+        """The same jobs run under a given model (CORPUS_TWIN=threads|asyncio|multiprocessing|
+        asyncio+multiprocessing), for the true speedup of the model the tool recommends; never
+        called in the runs that are profiled. asyncio stands as one thread per job (what
+        ``asyncio.to_thread`` over blocking calls, or awaiting every wait, overlaps), and
+        asyncio+multiprocessing as each job's wait in a thread, then its CPU in a process pool."""
+        spec, k = self.spec, spec_k(self.spec)
+        waits = [_expr(kind, spec.units[kind]) for kind in spec.work if kind in WAIT_KINDS]
+        cpus = [_expr(kind, spec.units[kind]) for kind in spec.work if kind not in WAIT_KINDS]
+        out = ["", "", "def _twin_wait(i):"] + ["    " + w for w in waits] + ["    return i"]
+        out += ["", "", "def _twin_cpu(i):"] + ["    " + c for c in cpus] + ["    return i"]
+        out += ["", "", "def _twin_both(i):", "    _twin_wait(i)", "    return _twin_cpu(i)"]
+        out += ["", "", "def _twin(model):", "    import concurrent.futures as cf"]
+        if "http" in spec.work:
+            out += ["    global URL", "    URL = start_server()"]
+        out += [f"    k, cores = {k}, _os.cpu_count() or 1",
+                '    if model in ("threads", "asyncio"):',
+                '        with cf.ThreadPoolExecutor(max_workers=min(k, 32 if model == "threads" else 1000)) as pool:',
+                "            list(pool.map(_twin_both, range(k)))",
+                '    elif model == "multiprocessing":',
+                "        with cf.ProcessPoolExecutor(max_workers=min(k, cores)) as pool:",
+                "            list(pool.map(_twin_both, range(k)))",
+                "    else:",
+                "        with cf.ThreadPoolExecutor(max_workers=k) as threads, "
+                "cf.ProcessPoolExecutor(max_workers=min(k, cores)) as procs:",
+                "            def one(i):",
+                "                _twin_wait(i)",
+                "                return procs.submit(_twin_cpu, i).result()",
+                "            list(threads.map(one, range(k)))"]
+        return out
 
     def helper_text(self) -> str:
         spec = self.spec

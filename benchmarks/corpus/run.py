@@ -42,6 +42,7 @@ class Outcome:
     speedup: float = 0.0
     repeats_seen: int = 0
     error: str = ""
+    true_speedup: float = 0.0  # plain run / the same jobs run under the recommended model (0: not measured)
     allowed: list = field(default_factory=list)  # file:line of every call that blocks a running loop
     required: list = field(default_factory=list)  # those big enough that the tool must report them
 
@@ -67,19 +68,22 @@ def _env(extra=None) -> dict:
     return env
 
 
-def plain_run(spec: Spec, folder: Path) -> tuple[dict | None, float, str]:
-    """The program run as ``python prog.py``: (its true split or None, wall seconds, error)."""
-    truth_file = folder / f"{spec.name}.truth.json"
+def plain_run(spec: Spec, folder: Path, twin: str = "") -> tuple[dict | None, float, str]:
+    """The program run as ``python prog.py``: (its true split or None, wall seconds, error).
+    With ``twin``, its jobs run under that model instead (the split's "seconds" is its wall)."""
+    truth_file = folder / f"{spec.name}.truth{'.' + twin if twin else ''}.json"
     start = time.perf_counter()
+    extra = {"CORPUS_TRUTH": str(truth_file)} | ({"CORPUS_TWIN": twin} if twin else {})
     try:
-        done = subprocess.run([PYTHON, f"{spec.name}.py"], cwd=folder, env=_env({"CORPUS_TRUTH": str(truth_file)}),
+        done = subprocess.run([PYTHON, f"{spec.name}.py"], cwd=folder, env=_env(extra),
                               capture_output=True, text=True, timeout=PLAIN_TIMEOUT)
     except subprocess.TimeoutExpired:
         return None, time.perf_counter() - start, "plain run timed out"
     wall = time.perf_counter() - start
     if done.returncode != 0 or not truth_file.exists():
         return None, wall, f"plain run failed ({done.returncode}): {done.stderr.strip()[-300:]}"
-    return truth_split(json.loads(truth_file.read_text())), wall, ""
+    data = json.loads(truth_file.read_text())
+    return truth_split(data) | {"wall": data["wall"]}, wall, ""
 
 
 def profiled_run(spec: Spec, folder: Path, backend: str) -> tuple[dict | None, str]:
@@ -131,14 +135,26 @@ def run_corpus(specs: list[Spec], folder: Path, backends: list[str], progress=No
     outcomes = []
     for number, spec in enumerate(specs, 1):
         truth, wall, error = plain_run(spec, folder)
+        mine = []
         for backend in backends:
             result, problem = profiled_run(spec, folder, backend) if not error else (None, "")
-            outcome = judge(spec, truth, backend, result, error or problem)
+            mine.append(judge(spec, truth, backend, result, error or problem))
+        if spec.twin and truth and spec.repeats >= 2:
+            speedups = {}
+            for model in sorted({o.model for o in mine} - {"", "none"}):
+                twin, _, problem = plain_run(spec, folder, twin=model)
+                if twin and twin["wall"] > 0:
+                    speedups[model] = truth["wall"] / twin["wall"]
+            for outcome in mine:
+                outcome.true_speedup = speedups.get(outcome.model, 0.0)
+        for outcome in mine:
             outcomes.append(outcome)
             if progress:
                 mark = "ok " if outcome.right else "BAD"
-                progress(f"[{number}/{len(specs)}] {mark} {backend:8s} {spec.name} {spec.shape()} plain {wall:.2f}s: "
-                         f"{outcome.model or outcome.error} (expected {'/'.join(outcome.acceptable)})")
+                true = f", true {outcome.true_speedup:.1f}x" if outcome.true_speedup else ""
+                progress(f"[{number}/{len(specs)}] {mark} {outcome.backend:8s} {spec.name} {spec.shape()} plain {wall:.2f}s: "
+                         f"{outcome.model or outcome.error} {outcome.speedup:.1f}x{true} "
+                         f"(expected {'/'.join(outcome.acceptable)})")
     return outcomes
 
 
@@ -183,11 +199,15 @@ def summary_rows(outcomes: list[Outcome], backends: list[str]) -> list[list]:
         tp, reported, found, required = blocking_scores(ran)
         seq = [o for o in ran if o.spec.mode == "sequential" and o.spec.repeats >= 2]
         repeats = sum(o.repeats_seen == o.spec.repeats for o in seq)
+        ratios = [o.speedup / o.true_speedup for o in ran if o.true_speedup > 0 and o.speedup > 0]
+        factors = [max(r, 1 / r) for r in ratios]
+        speed = (f"{len(ratios)}: {_quantile(ratios, 0.5):.2f}; {_quantile(factors, 0.5):.2f}, "
+                 f"{_quantile(factors, 0.95):.2f}") if ratios else "-"
         rows.append([f"{backend} ({', '.join(used)})" if used else backend, len(mine),
                      _pct(sum(o.right for o in ran), len(mine)), f"{len(errors[IO])}: {split}",
                      f"{tp}/{reported}" + (f" ({tp / reported:.2f})" if reported else ""),
                      f"{found}/{required}" + (f" ({found / required:.2f})" if required else ""),
-                     _pct(repeats, len(seq)), len(mine) - len(ran)])
+                     _pct(repeats, len(seq)), speed, len(mine) - len(ran)])
     return rows
 
 
@@ -221,7 +241,8 @@ def failures(outcomes: list[Outcome]) -> str:
         if extra:
             blocking.append("extra " + ", ".join(sorted(extra)))
         rows.append([o.spec.name, o.backend, o.spec.shape(), f"{o.preferred} ({'/'.join(o.acceptable)})",
-                     (o.model or o.error[:120]) + (f" {o.speedup:.1f}x" if o.model else ""), truth, said,
+                     (o.model or o.error[:120]) + (f" {o.speedup:.1f}x" if o.model else "")
+                     + (f" (true {o.true_speedup:.1f}x)" if o.true_speedup else ""), truth, said,
                      "; ".join(blocking) or "-"])
     if not rows:
         return "none"
@@ -240,10 +261,14 @@ def report(outcomes: list[Outcome], backends: list[str], seed: int) -> str:
         "asyncio; a pool's or child's split has no single truth). Blocking: blocking_in_event_loop findings at a "
         "file:line the generator put a blocking call on / all reported (precision); required blocking calls "
         "found / generated (recall). Repeats: the estimate's repeat count equals the generated one "
-        "(sequential programs with 2+ repeats). Speedup truth is not measured (it would need a concurrent twin "
-        "of every program): the speedup error is not reported.\n",
+        "(sequential programs with 2+ repeats). Speedup: for sequential programs with 2+ repeats, the "
+        "program also runs its jobs under the recommended model (CORPUS_TWIN: a thread per job for asyncio, a "
+        "thread pool, a process pool, threads for the waits feeding a process pool for the CPU) and the true "
+        "speedup is the plain run's wall over that run's; shown: n: median estimate/true; error factor "
+        "max(e/t, t/e) p50, p95 (both runs once each on a shared 2-core machine: a single run moves 10-20%).\n",
         table(["backend", "programs", "right model", "split |error| n: io p50, p95 / gil p50, p95 / nogil p50, p95",
-               "blocking precision", "blocking recall", "repeats", "no result"], summary_rows(outcomes, backends)),
+               "blocking precision", "blocking recall", "repeats",
+               "speedup n: est/true p50; error factor p50, p95", "no result"], summary_rows(outcomes, backends)),
     ]
     for backend in backends:
         parts += [f"\n### by shape: {backend}\n", by_dimension(outcomes, backend)]
