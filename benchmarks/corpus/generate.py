@@ -95,6 +95,7 @@ def calibrate() -> dict:
     """Units of each kind of work per second on this machine (best of 3, ~1.5 s in all)."""
     rates = {}
     rates["gil"] = 200_000 / _best(lambda: sum(i * i % 7 for i in range(200_000)))
+    rates["gil_listcomp"] = 200_000 / _best(lambda: sum([i * i % 7 for i in range(200_000)]))
     doc = json.dumps([{"id": i, "name": "item%d" % i, "tags": ["a", "b", "c"], "score": i * 0.5, "ok": i % 3 == 0}
                       for i in range(20_000)])
     rates["json"] = 20_000 / _best(lambda: len(json.dumps(json.loads(doc))))
@@ -138,6 +139,7 @@ class Spec:
     files: list = field(default_factory=list)
     exact_split: bool = True  # all the work in the main thread: the measured split is the truth
     twin: bool = False  # the program can run its jobs under a model too (CORPUS_TWIN): true speedups
+    gil_style: str = "genexpr"  # the pure-Python loop: sum over a generator expression, or over a list comprehension
     preferred: str = ""
     acceptable: list = field(default_factory=list)
 
@@ -186,6 +188,8 @@ def sample_specs(count: int, seed: int, scale: float = 1.0) -> list[Spec]:
             spec.workers = rng.choice((2, 4, 8)) if mode == "threadpool" else rng.choice((2, 4))
         spec.exact_split = mode == "sequential" or mode in ASYNC_MODES
         spec.twin = mode == "sequential" and form != "module" and size != "one-off"
+        if "gil" in work:
+            spec.gil_style = rng.choice(("genexpr", "listcomp"))
         _size(spec, total, shares)
         specs.append(spec)
     return specs
@@ -233,12 +237,25 @@ def _size(spec: Spec, total: float, shares: dict) -> None:
     spec.planned = {c: round(v / whole, 3) for c, v in planned.items()}
 
 
+def _rate(kind: str, spec: Spec, rates: dict) -> float:
+    return rates["gil_listcomp" if kind == "gil" and spec.gil_style == "listcomp" else kind]
+
+
+def _cap(kind: str, spec: Spec):
+    """The most units one call may take (a buffer's bytes; a list comprehension's items)."""
+    if kind in BUFFER_KINDS or kind == "file":
+        return KIND_MAX_BYTES.get(kind, MAX_BYTES)
+    if kind == "gil" and spec.gil_style == "listcomp":
+        return 2_000_000
+    return None
+
+
 def _units(spec: Spec, rates: dict) -> None:
     """Per-call units from the per-job seconds. A buffer or file is at most MAX_BYTES: where
     that cuts a job short, the job runs more often instead (and each kind's share stays)."""
-    capped = [k for k in spec.seconds if k in BUFFER_KINDS or k == "file"]
+    capped = [k for k in spec.seconds if _cap(k, spec)]
     if capped and spec.repeats > 1:
-        factor = max(spec.seconds[k] * rates[k] / KIND_MAX_BYTES.get(k, MAX_BYTES) for k in capped)
+        factor = max(spec.seconds[k] * _rate(k, spec, rates) / _cap(k, spec) for k in capped)
         if factor > 1:
             limit = 12 if spec.mode in PROCESS_MODES or spec.mode == "threadpool" else 48
             repeats = min(math.ceil(spec.repeats * factor), max(limit, spec.repeats))
@@ -249,10 +266,10 @@ def _units(spec: Spec, rates: dict) -> None:
             value = seconds if kind != "subprocess" else max(seconds - rates["python_start"], 0.002)
             spec.units[kind] = round(value, 4)
             continue
-        units = seconds * rates[kind]
-        if kind in BUFFER_KINDS or kind == "file":
-            units = int(min(max(units, 4096), KIND_MAX_BYTES.get(kind, MAX_BYTES)))
-            spec.seconds[kind] = round(units / rates[kind], 5)
+        units = seconds * _rate(kind, spec, rates)
+        if _cap(kind, spec):
+            units = int(min(max(units, 4096), _cap(kind, spec)))
+            spec.seconds[kind] = round(units / _rate(kind, spec, rates), 5)
         else:
             units = max(int(units), 10)
         spec.units[kind] = units
@@ -265,7 +282,9 @@ def _units(spec: Spec, rates: dict) -> None:
 
 # -- the code ----------------------------------------------------------------------------------
 
-def _expr(kind: str, units) -> str:
+def _expr(kind: str, units, gil_style: str = "genexpr") -> str:
+    if kind == "gil" and gil_style == "listcomp":
+        return f"sum([i * i % 7 for i in range({units})])"
     return {
         "sleep": f"time.sleep({units})",
         "http": f'len(urllib.request.urlopen(URL + "/{units}").read())',
@@ -425,9 +444,9 @@ class Program:
                 continue
             if self.aio:  # a call that blocks the running loop: its line is part of the truth
                 cause = "wait" if kind in WAIT_KINDS else "cpu"
-                out.append(_marked(kind, _expr(kind, units), slot) + f"{SENTINEL}{cause}:{slot}")
+                out.append(_marked(kind, _expr(kind, units, spec.gil_style), slot) + f"{SENTINEL}{cause}:{slot}")
             else:
-                out.append(_marked(kind, _expr(kind, units)))
+                out.append(_marked(kind, _expr(kind, units, spec.gil_style)))
         if self.aio and spec.placement in ("before", "around"):
             out.insert(0, "await asyncio.sleep(0.001)")
         if self.aio and spec.placement in ("after", "around"):
@@ -435,7 +454,7 @@ class Program:
         return out
 
     def inline_expr(self) -> str:
-        parts = [_marked(kind, _expr(kind, self.spec.units[kind])) for kind in self.spec.work]
+        parts = [_marked(kind, _expr(kind, self.spec.units[kind], self.spec.gil_style)) for kind in self.spec.work]
         return parts[0] if len(parts) == 1 else "(" + ", ".join(parts) + ")"
 
     def job_def(self, indent="") -> list[str]:
@@ -609,8 +628,8 @@ class Program:
         ``asyncio.to_thread`` over blocking calls, or awaiting every wait, overlaps), and
         asyncio+multiprocessing as each job's wait in a thread, then its CPU in a process pool."""
         spec, k = self.spec, spec_k(self.spec)
-        waits = [_expr(kind, spec.units[kind]) for kind in spec.work if kind in WAIT_KINDS]
-        cpus = [_expr(kind, spec.units[kind]) for kind in spec.work if kind not in WAIT_KINDS]
+        waits = [_expr(kind, spec.units[kind], spec.gil_style) for kind in spec.work if kind in WAIT_KINDS]
+        cpus = [_expr(kind, spec.units[kind], spec.gil_style) for kind in spec.work if kind not in WAIT_KINDS]
         out = ["", "", "def _twin_wait(i):"] + ["    " + w for w in waits] + ["    return i"]
         out += ["", "", "def _twin_cpu(i):"] + ["    " + c for c in cpus] + ["    return i"]
         out += ["", "", "def _twin_both(i):", "    _twin_wait(i)", "    return _twin_cpu(i)"]

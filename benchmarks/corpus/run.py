@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..common import CONCADVISOR, PYTHON, table
@@ -131,8 +131,10 @@ def judge(spec: Spec, truth: dict | None, backend: str, result: dict | None, err
 
 
 def run_corpus(specs: list[Spec], folder: Path, backends: list[str], progress=None) -> list[Outcome]:
-    """Each program plain, then under each backend, strictly one after another."""
+    """Each program plain, then under each backend, strictly one after another; each outcome
+    is also appended to ``folder/results.jsonl`` as it comes (``--report`` re-renders it)."""
     outcomes = []
+    log = folder / "results.jsonl"
     for number, spec in enumerate(specs, 1):
         truth, wall, error = plain_run(spec, folder)
         mine = []
@@ -147,6 +149,9 @@ def run_corpus(specs: list[Spec], folder: Path, backends: list[str], progress=No
                     speedups[model] = truth["wall"] / twin["wall"]
             for outcome in mine:
                 outcome.true_speedup = speedups.get(outcome.model, 0.0)
+        with open(log, "a") as handle:
+            for outcome in mine:
+                handle.write(json.dumps(asdict(outcome)) + "\n")
         for outcome in mine:
             outcomes.append(outcome)
             if progress:
@@ -288,6 +293,15 @@ def run(backends: list[str], count: int = 200, seed: int = 1, scale: float = 1.0
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def load_outcomes(path) -> list[Outcome]:
+    out = []
+    for line in Path(path).read_text().splitlines():
+        data = json.loads(line)
+        data["spec"] = Spec(**data["spec"])
+        out.append(Outcome(**data))
+    return out
+
+
 def main(argv=None) -> int:
     import argparse
     parser = argparse.ArgumentParser(prog="python -m benchmarks.corpus.run")
@@ -295,7 +309,13 @@ def main(argv=None) -> int:
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", help="generate into this folder and keep it")
+    parser.add_argument("--report", metavar="RESULTS_JSONL", help="only print the tables of a (partial) earlier run")
     args = parser.parse_args(argv)
+    if args.report:
+        outcomes = load_outcomes(args.report)
+        backends = list(dict.fromkeys(o.backend for o in outcomes))
+        print(report(outcomes, backends, args.seed))
+        return 0
     text, _ = run([b for b in args.backends.split(",") if b], args.count, args.seed, keep=args.keep,
                   progress=lambda line: print(line, file=sys.stderr, flush=True))
     print(text)
