@@ -21,18 +21,20 @@ from concadvisor.pipeline import run_queue_note  # noqa: E402
 
 linux_schedstat = pytest.mark.skipif(not available(), reason="no readable /proc/PID/task/TID/schedstat here")
 
-# 0.4 s of sleep, then pure Python sized here to take 0.6 s of CPU on this machine (its
-# CPU clock, which a neighbour on the core does not move): the program's own split is
-# io_wait 0.4 on any machine, faster or slower. It runs on CPU 0 only, beside the hog;
-# concadvisor and its samplers keep the other core (pinned with the target, py-spy's
-# samplers fall behind unevenly and lose samples whatever the correction does).
+# 0.4 s of sleep, then pure Python sized here to take about 0.6 s of CPU. It runs on CPU 0
+# only, beside the hog; concadvisor and its samplers keep the other core (pinned with the
+# target, py-spy's samplers fall behind unevenly and lose samples whatever the correction
+# does). It writes down its loop's CPU time (its own CPU clock, which the hog does not
+# move; this host's other vCPU, busy or not, does, by up to 2x): the program's own split.
 MIXED = """
-import os, sys, time
+import json, os, sys, time
 os.sched_setaffinity(0, {0})
 time.sleep(0.4)
-total = 0
+start, total = time.thread_time(), 0
 for i in range(int(sys.argv[1])):
     total += i * i % 7
+with open(sys.argv[2], "w") as handle:
+    json.dump({"sleep": 0.4, "cpu": time.thread_time() - start}, handle)
 """
 
 
@@ -76,21 +78,23 @@ def test_a_cpu_hog_on_the_targets_core_is_reported_and_taken_out(tmp_path, backe
         pytest.skip("cannot pin processes to CPU 0 here")
     n = _iterations(0.6)
     with busy_neighbours(1, cpus={0}):
-        data, report = _profile(tmp_path, MIXED, backend, args=[n])
+        data, report = _profile(tmp_path, MIXED, backend, args=[n, tmp_path / "own.json"])
+    own = json.loads((tmp_path / "own.json").read_text())
+    truth = own["sleep"] / (own["sleep"] + own["cpu"])  # cProfile's slow-down lowers it
     queue = data["run_queue"]
     assert queue["measured"] is True
-    # The hog gets about half of the core while the target computes (~0.6 s of its 1.6 s),
-    # concadvisor's own work shares it too: 0.5-0.7 measured here; 0.15 leaves room.
-    assert queue["share"] >= 0.15, queue
+    # The hog gets about half of the core while the target computes (~0.6 s of its 1.6 s:
+    # ~0.38), concadvisor's own work shares it too: 0.5-0.7 measured here. The warning
+    # starts at 0.2.
+    assert queue["share"] >= 0.25, queue
     assert queue["working_threads_seconds"] <= data["wall_seconds"]
     assert "**Busy machine**" in report
     assert "for a CPU" in report and "another program was running" in report
-    # What is left is the program's own split, io_wait 0.4 (cProfile's slow-down taken out
-    # reads it 0.45-0.55 on a quiet machine); uncorrected, the wait for the core pushed it
-    # to 0.2-0.3 here.
+    # What is left is the program's own split, about 0.4-0.5; left in, the wait for the
+    # core (as long as the loop's CPU) would read io_wait a third lower (0.3 for 0.5).
     shares = data["categories"]
     assert abs(sum(shares[k] for k in ("io_wait", "cpu_gil", "cpu_nogil", "other")) - 1) <= 0.02
-    assert 0.25 <= shares["io_wait"] <= 0.7, shares
+    assert truth - 0.12 <= shares["io_wait"] <= truth + 0.2, (shares, own)
 
 
 @linux_schedstat
@@ -99,7 +103,7 @@ def test_a_quiet_sleepy_run_says_nothing_about_a_busy_machine(tmp_path):
     data, report = _profile(tmp_path, SLEEPY, "auto")
     queue = data["run_queue"]
     assert queue["measured"] is True
-    assert queue["share"] < 0.03, queue  # sleeping threads are not runnable
+    assert queue["share"] < 0.05, queue  # sleeping threads are not runnable
     assert "Busy machine" not in report
     assert "for a CPU" not in report
 

@@ -156,6 +156,10 @@ SHAPE = {
     "threads[].wall_seconds": "number?",
     "threads[].cpu_seconds": "number?",
     "notes": "list?",
+    "run_queue": "mapping?",
+    "run_queue.share": "number?",
+    "run_queue.warn_share": "number?",
+    "run_queue.working_threads_seconds": "number?",
 }
 
 

@@ -8,11 +8,12 @@ holding the GIL, if it was preempted holding it), cProfile's wall clock runs on 
 the function. On a busy machine the split tilts towards CPU by that much; the backends
 take it back out per thread (``samples``, ``cprofile``).
 
-Three sources, merged per thread (the counters only grow, so the latest reading wins):
-the runner reads every thread of the target when the target's first line runs and
-again at its save (and a thread's own reading when it ends, under cProfile and yappi);
-the tool polls ``/proc/PID/task/*`` from outside meanwhile (threads that end before the
-save, and the target's child processes, found by their parent pid).
+Three sources, merged per thread: the runner reads every thread of the target when the
+target's first line runs and again at its save (and a thread's own reading when it ends,
+under cProfile and yappi: where its profile ends); the tool polls ``/proc/PID/task/*``
+from outside meanwhile, for threads the runner's readings miss (ended before the save
+unprofiled, or the runner was killed) and the target's child processes (found by their
+parent pid).
 """
 from __future__ import annotations
 
@@ -125,14 +126,6 @@ class Poller:
         return self
 
 
-def _later(a, b):
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a if (a[0], a[1]) >= (b[0], b[1]) else b
-
-
 def run_queue(raw: dict | None, poller: Poller | None) -> dict:
     """Seconds each thread of the target waited on a run queue while the target ran.
 
@@ -155,7 +148,9 @@ def run_queue(raw: dict | None, poller: Poller | None) -> dict:
         start = dict(polled_first)
     threads, on_cpu = {}, {}
     for tid in set(end) | set(polled_last):
-        last = _later(end.get(tid), polled_last.get(tid))
+        # The runner's reading ends where the thread's profile ends; a later poll would add
+        # the save and the interpreter's exit. Polls stand in for threads it missed.
+        last = end.get(tid) or polled_last[tid]
         first = start.get(tid, (0, 0, 0))
         threads[tid] = max(last[1] - first[1], 0) * NS
         on_cpu[tid] = max(last[0] - first[0], 0) * NS

@@ -174,7 +174,7 @@ def busy_warning(r: Result) -> str:
     found = r.extra.get("run_queue")
     if not isinstance(found, dict) or not found.get("measured"):
         return ""
-    share, limit = float(found.get("share") or 0.0), float(found.get("warn_share") or 0.10)
+    share, limit = float(found.get("share") or 0.0), float(found.get("warn_share") or 0.20)
     if share < limit:
         return ""
     return (f"\n\n> **Busy machine**: the target waited {float(found.get('working_threads_seconds') or 0):.2f} s "
