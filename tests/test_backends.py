@@ -134,3 +134,47 @@ def test_attach_to_a_process_that_does_not_exist_is_a_usage_error(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "999999999" in done.stderr
     assert not (tmp_path / "r.md").exists()
+
+
+EXPORT_JOB = '''
+import json
+import random
+
+
+def build(seed, n=9000):
+    rng = random.Random(seed)
+    skus = [f"SKU-{i:05d}" for i in range(300)]
+    return [{"sku": rng.choice(skus), "qty": rng.randint(1, 9), "note": f"order {i}",
+             "lines": [{"n": j, "price": j * 1.5} for j in range(4)]} for i in range(n)]
+
+
+for seed in range(6):
+    doc = build(seed)
+    assert json.loads(json.dumps(doc)) == doc
+'''
+
+
+@pytest.mark.parametrize("backend", ["cprofile", "yappi"])
+def test_taking_out_the_profilers_cost_leaves_the_real_work(tmp_path, write_script, backend):
+    """Ordinary code (containers, f-strings, small library calls) is slowed less by the
+    profile hook than cheap arithmetic: a factor taken from cheap instructions alone
+    brought a JSON export job back at about half the CPU a plain run uses. The measured
+    work must stay near the plain run's CPU (bounds wide for a busy or odd machine)."""
+    script = write_script("export.py", EXPORT_JOB)
+
+    def plain_cpu():
+        plain = subprocess.run(
+            [sys.executable, "-c", "import resource, runpy, sys; sys.argv = [sys.argv[1]]; "
+             "runpy.run_path(sys.argv[0], run_name='__main__'); "
+             "r = resource.getrusage(resource.RUSAGE_SELF); print(r.ru_utime + r.ru_stime)", str(script)],
+            capture_output=True, text=True, cwd=tmp_path, check=True)
+        return float(plain.stdout.split()[-1])
+
+    # Plain runs before and after: a busy machine (another process on the same core's
+    # sibling) stretches CPU time itself, so the work is held against both.
+    before = plain_cpu()
+    done, data = profile_json(tmp_path, script, "--backend", backend)
+    after = plain_cpu()
+    assert done.returncode == 0, done.stderr[-2000:]
+    work = sum(data["category_seconds"][c] for c in ("io_wait", "cpu_gil", "cpu_nogil"))
+    assert 0.7 * min(before, after) <= work <= 1.6 * max(before, after), (work, before, after)
