@@ -90,6 +90,7 @@ def measurement_from_samples(sampling: Sampling, *, library_paths=(), runner_fil
     seconds each thread (by tid) was runnable but waiting for a CPU, which py-spy counts
     as active: taken back out of the thread's active samples (see ``_add_thread``)."""
     waits_by_tid = (run_queue or {}).get("threads") or {}
+    on_cpu_by_tid = (run_queue or {}).get("on_cpu") or {}
     queued_total = 0.0
     keep = (lambda stack: bool(stack) and not skip(stack)) if skip else bool
     own = [t for t in sampling.every if t.pid in (0, sampling.pid)]
@@ -116,7 +117,9 @@ def measurement_from_samples(sampling: Sampling, *, library_paths=(), runner_fil
             label = f"{label}#{labels[label] - 1}"
         shares = _leaf_shares(thread, active, gil, contended=busy > 1)
         waited = float(waits_by_tid.get(thread.tid, 0.0) or 0.0)
-        cpu, queued = _add_thread(label, thread, shares, interval, names, functions, edges, waited)
+        on_cpu = on_cpu_by_tid.get(thread.tid)
+        cpu, queued = _add_thread(label, thread, shares, interval, names, functions, edges, waited,
+                                  None if on_cpu is None else float(on_cpu))
         queued_total += queued
         main = thread.tid == sampling.pid or (sampling.pid == 0 and not threads)
         wall = sampling.wall_seconds if main else len(thread.stacks) * interval
@@ -321,16 +324,22 @@ def _row(functions, thread, fid, name, file, line, native):
 RUN_QUEUE_MAX_SHARE = 0.95
 
 
-def _add_thread(label, thread, shares, interval, names, functions, edges, waited=0.0) -> tuple[float, float]:
+def _add_thread(label, thread, shares, interval, names, functions, edges, waited=0.0,
+                on_cpu=None) -> tuple[float, float]:
     """Add one thread's samples to the rows; returns its CPU seconds, and the seconds
     taken out as waiting for a CPU.
 
     A thread that is runnable but waiting for a CPU (``waited`` seconds in all) is active
     to py-spy, and holds the GIL if it was preempted holding it: that time is spread over
     the thread's active samples, whatever they ran, each keeping ``1 - waited / active``
-    of its active part (the scheduler preempts a runnable thread wherever it is)."""
+    of its active part (the scheduler preempts a runnable thread wherever it is). Not
+    all of the wait was seen as active: waking from a sleep, a thread queues while its
+    stack still shows the sleep (idle to py-spy). What the active samples hold beyond the
+    thread's own CPU time (``on_cpu``, from the same schedstat) is all there is to take."""
     active = sum(interval * (held + free) for held, free in
                  ((shares[stack[-1]][1], shares[stack[-1]][2]) for stack in thread.stacks))
+    if on_cpu is not None:
+        waited = min(waited, max(active - on_cpu, 0.0))
     keep = 1.0 - (min(waited, RUN_QUEUE_MAX_SHARE * active) / active if active > 0 and waited > 0 else 0.0)
     cpu = 0.0
     previous: list = []
