@@ -169,3 +169,35 @@ def test_an_idle_server_thread_beside_a_main_thread_that_works_still_does_not_co
     m = classify(measurement(main, server))
     counted = dict(zip(m.threads["thread"], m.threads["counted"]))
     assert counted["MainThread"] and not counted["server"]
+
+
+def test_sampled_idle_time_on_an_unknown_call_that_holds_the_gil_is_gil_queueing_not_io(tmp_path):
+    """py-spy sees a thread blocked on the GIL as idle, parked at a call. A call the
+    catalog does not know whose line is seen holding the GIL as often as its thread does
+    (``counts.get``) keeps the GIL: its idle samples are GIL queueing. An unknown call
+    never seen holding it (a C extension's blocking fetch) keeps its idle as a wait."""
+    from concadvisor.collect.samples import Sampling, ThreadSamples, measurement_from_samples
+
+    source = tmp_path / "work.py"
+    source.write_text("def tally(conn, counts, key):\n"
+                      "    counts[key] = counts.get(key, 0) + 1\n"
+                      "    rows = conn.fetch_rows()\n"
+                      "    total = key * key + 1\n")
+    path = str(source)
+    get, fetch, arith = (("tally", path, 2), ("tally", path, 3), ("tally", path, 4))
+
+    def samples(tid, leaf, n):
+        return [(("<module>", path, 1), leaf)] * n
+
+    every, active, gil = [], [], []
+    for tid in (11, 12):  # two threads taking turns on the GIL
+        every.append(ThreadSamples(1, tid, f"T{tid}", samples(tid, get, 40) + samples(tid, fetch, 40)
+                                   + samples(tid, arith, 20)))
+        active.append(ThreadSamples(1, tid, f"T{tid}", samples(tid, get, 10) + samples(tid, arith, 18)))
+        gil.append(ThreadSamples(1, tid, f"T{tid}", samples(tid, get, 9) + samples(tid, arith, 16)))
+    sampling = Sampling(every=every, active=active, gil=gil, pid=1, wall_seconds=1.0, rate=100)
+    functions = measurement_from_samples(sampling).functions
+    waits = functions.groupby("function")["io_wait"].sum()
+    assert waits.get("conn.fetch_rows", 0.0) == pytest.approx(0.8, abs=0.05)   # 2 x 40 idle samples
+    assert waits.sum() == pytest.approx(0.8, abs=0.05)  # nothing at counts.get
+    assert functions["gil_wait"].sum() == pytest.approx(0.6, abs=0.1)    # 2 x 30 idle at counts.get

@@ -207,18 +207,23 @@ def _leaf_shares(thread: ThreadSamples, active: Counter, gil: Counter, contended
     lines that can only run holding the GIL (no call, or only calls the catalog knows
     keep it) the samplers are pooled over the thread: when other threads were busy too,
     their idle share is this thread queueing for the GIL; with no one to queue behind, it
-    is noise (or the OS running something else) and counts as running. Other lines (a
-    wait, GIL-free native code, a call the catalog does not know) keep their own counts;
-    a GIL-free native line cannot be idle unless it queues for the GIL afterwards.
+    is noise (or the OS running something else) and counts as running. A call the
+    catalog does not know whose line runs holding the GIL as its thread does is one of
+    them (``_runs_holding_the_gil``). Other lines (a wait, GIL-free native code, an unknown
+    call that waits or frees the GIL) keep their own counts; a GIL-free native line
+    cannot be idle unless it queues for the GIL afterwards.
     """
     every = Counter(stack[-1] for stack in thread.stacks)
     counts = {leaf: (n, active.get((thread.tid, leaf), 0), gil.get((thread.tid, leaf), 0))
               for leaf, n in every.items()}
-    python = [leaf for leaf in counts if _line_class(leaf) == "python"]
+    total = sum(found[0] for found in counts.values())
+    held_share = sum(min(found[2], found[0]) for found in counts.values()) / total if total else 0.0
+    python = [leaf for leaf, found in counts.items() if _line_class(leaf) == "python"
+              or (_line_class(leaf) == "unknown" and _runs_holding_the_gil(found, held_share))]
     seen = sum(counts[leaf][0] for leaf in python)
     running = sum(min(max(counts[leaf][1], counts[leaf][2]), counts[leaf][0]) for leaf in python)
     queued = max(seen - running, 0) / seen if seen and contended else 0.0
-    shares = {leaf: (queued, 1.0 - queued, 0.0) for leaf in python}
+    shares = {leaf: HeldLine((queued, 1.0 - queued, 0.0)) for leaf in python}
     pooled = defaultdict(lambda: [0.0, 0.0, 0.0])
     for leaf, found in counts.items():
         if leaf not in shares:
@@ -239,6 +244,27 @@ def _leaf_shares(thread: ThreadSamples, active: Counter, gil: Counter, contended
 
 # A leaf seen this many times weighs as much as what its kind of line did in the thread.
 PRIOR_SAMPLES = 10
+# An unknown call's line holding the GIL this share as often as its thread does, or more,
+# runs with the GIL held; and never on fewer samples holding it than this.
+HELD_LIKE_THREAD = 0.5
+HELD_MIN_SAMPLES = 2.0
+
+
+class HeldLine(tuple):
+    """The (idle, held, free) shares of a line that runs holding the GIL: its idle time
+    is queueing for the GIL, never a wait of the call on it."""
+
+
+def _runs_holding_the_gil(found, held_share: float) -> bool:
+    """A call the catalog does not know (``revenue.get``, ``field.append``, a C extension's
+    method), measured: its line is seen holding the GIL about as often as its thread is
+    (at least ``HELD_LIKE_THREAD`` of the thread's share). Such a call keeps the GIL, so
+    its idle samples are the thread queueing for the GIL (threads are parked at their
+    calls, where the interpreter hands the GIL over), not a wait: it is classed with the
+    thread's Python lines. A call that waits or computes without the GIL is rarely seen
+    holding it, and keeps its own counts."""
+    n, _, gil = found
+    return n > 0 and gil >= max(HELD_LIKE_THREAD * n * held_share, HELD_MIN_SAMPLES)
 
 
 def _split(every: float, active: float, gil: float, snap: bool = True) -> tuple[float, float, float]:
@@ -352,7 +378,7 @@ def _add_thread(label, thread, shares, interval, names, functions, edges, waited
             idle, held, free = idle / scale, held * keep / scale, free * keep / scale
         path = [names.function(frame) + (frame[2],) for frame in stack]  # (id, name, file, def, line)
         leaf = stack[-1]
-        waited_native = names.native(leaf, True) if idle > 0 else ""
+        waited_native = names.native(leaf, True) if idle > 0 and not isinstance(shares[leaf], HeldLine) else ""
         waits = bool(waited_native) and (lookup(waited_native) is None
                                          or lookup(waited_native).category not in (CPU_GIL, CPU_NOGIL))
         free_native = names.native(leaf, False) if free > 0 else ""
