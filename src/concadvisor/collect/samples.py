@@ -105,6 +105,7 @@ def measurement_from_samples(sampling: Sampling, *, library_paths=(), runner_fil
     scales = _calibrate(every, active, gil, busy)
     active = Counter({key: n * scales[0] for key, n in active.items()})
     gil = Counter({key: n * scales[1] for key, n in gil.items()})
+    held_lines = _lines_holding_the_gil(own, active, gil)
     names = _Names()
     functions: dict = {}
     edges: dict = {}
@@ -115,7 +116,7 @@ def measurement_from_samples(sampling: Sampling, *, library_paths=(), runner_fil
         labels[label] += 1
         if labels[label] > 1:
             label = f"{label}#{labels[label] - 1}"
-        shares = _leaf_shares(thread, active, gil, contended=busy > 1)
+        shares = _leaf_shares(thread, active, gil, contended=busy > 1, held_lines=held_lines)
         waited = float(waits_by_tid.get(thread.tid, 0.0) or 0.0)
         on_cpu = on_cpu_by_tid.get(thread.tid)
         cpu, queued = _add_thread(label, thread, shares, interval, names, functions, edges, waited,
@@ -200,7 +201,37 @@ def _calibrate(every: Counter, active: Counter, gil: Counter, busy: int) -> tupl
     return active_scale, gil_scale
 
 
-def _leaf_shares(thread: ThreadSamples, active: Counter, gil: Counter, contended: bool) -> dict:
+def _lines_holding_the_gil(threads: list[ThreadSamples], active: Counter, gil: Counter) -> set:
+    """Lines with a call the catalog does not know that run holding the GIL, judged on
+    their samples pooled over the threads that ran them (the same line does the same
+    thing in every thread; one thread alone may have caught it holding the GIL a few
+    times only)."""
+    pooled: dict = defaultdict(lambda: [0.0, 0.0, 0.0])
+    runners: dict = defaultdict(set)
+    per_thread = {}
+    for thread in threads:
+        every = Counter(stack[-1] for stack in thread.stacks)
+        held = sum(min(gil.get((thread.tid, leaf), 0), n) for leaf, n in every.items())
+        per_thread[thread.tid] = (sum(every.values()), held)
+        for leaf, n in every.items():
+            if _line_class(leaf) != "unknown":
+                continue
+            found = pooled[leaf]
+            found[0] += n
+            found[1] += active.get((thread.tid, leaf), 0)
+            found[2] += gil.get((thread.tid, leaf), 0)
+            runners[leaf].add(thread.tid)
+    lines = set()
+    for leaf, found in pooled.items():
+        seen = sum(per_thread[tid][0] for tid in runners[leaf])
+        held = sum(per_thread[tid][1] for tid in runners[leaf])
+        if _runs_holding_the_gil(found, held / seen if seen else 0.0):
+            lines.add(leaf)
+    return lines
+
+
+def _leaf_shares(thread: ThreadSamples, active: Counter, gil: Counter, contended: bool,
+                 held_lines: set | None = None) -> dict:
     """(idle, GIL held, active without the GIL) shares of each leaf of one thread.
 
     Three samplers count independently, so one leaf's counts differ by noise alone. On
@@ -216,10 +247,9 @@ def _leaf_shares(thread: ThreadSamples, active: Counter, gil: Counter, contended
     every = Counter(stack[-1] for stack in thread.stacks)
     counts = {leaf: (n, active.get((thread.tid, leaf), 0), gil.get((thread.tid, leaf), 0))
               for leaf, n in every.items()}
-    total = sum(found[0] for found in counts.values())
-    held_share = sum(min(found[2], found[0]) for found in counts.values()) / total if total else 0.0
-    python = [leaf for leaf, found in counts.items() if _line_class(leaf) == "python"
-              or (_line_class(leaf) == "unknown" and _runs_holding_the_gil(found, held_share))]
+    if held_lines is None:
+        held_lines = _lines_holding_the_gil([thread], active, gil)
+    python = [leaf for leaf in counts if _line_class(leaf) == "python" or leaf in held_lines]
     seen = sum(counts[leaf][0] for leaf in python)
     running = sum(min(max(counts[leaf][1], counts[leaf][2]), counts[leaf][0]) for leaf in python)
     queued = max(seen - running, 0) / seen if seen and contended else 0.0
