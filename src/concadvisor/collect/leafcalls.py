@@ -69,7 +69,7 @@ def _index(path: str) -> _FileIndex | None:
 
 # Bump when _FileIndex or what _build_index puts in it changes: older cache entries are
 # then rebuilt.
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 
 
 def _cache_file(path: str) -> str | None:
@@ -140,6 +140,9 @@ def _build_index(path: str) -> _FileIndex | None:
             if dotted:
                 for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):
                     calls.setdefault(line, []).append((node.col_offset, dotted))
+            for passed in _called_for_it(node, dotted):  # map(hashlib.sha256, blocks)
+                for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):
+                    calls.setdefault(line, []).append((passed.col_offset, _dotted(passed)))
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 aliases[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
@@ -149,6 +152,26 @@ def _build_index(path: str) -> _FileIndex | None:
     # innermost (latest starting) calls first: on ``f(g(x))`` the thread is in g
     ordered = {line: tuple(name for _, name in sorted(found, reverse=True)) for line, found in calls.items()}
     return _FileIndex(tuple(scopes), ordered, aliases)
+
+
+# Callables that call the function handed to them, as (positional index, keyword): the
+# thread runs that function on the line that passed it (``map(zlib.compress, chunks)``).
+_CALLERS_OF_ARGUMENTS = {"map": (0, None), "filter": (0, None), "starmap": (0, None),
+                         "reduce": (0, None), "sorted": (None, "key"), "sort": (None, "key"),
+                         "min": (None, "key"), "max": (None, "key")}
+
+
+def _called_for_it(call: ast.Call, dotted: str) -> list:
+    """The function references (names, attributes) ``call`` hands to code that calls them."""
+    where = _CALLERS_OF_ARGUMENTS.get(dotted.rsplit(".", 1)[-1]) if dotted else None
+    if where is None:
+        return []
+    position, keyword = where
+    passed = []
+    if position is not None and len(call.args) > position:
+        passed.append(call.args[position])
+    passed += [k.value for k in call.keywords if keyword and k.arg == keyword]
+    return [p for p in passed if isinstance(p, (ast.Name, ast.Attribute)) and _dotted(p)]
 
 
 def _dotted(func) -> str:
