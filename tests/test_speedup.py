@@ -134,3 +134,17 @@ def test_imports_before_repeated_waits_stay_serial():
     assert rec["model"] in ("threads", "asyncio")
     assert rec["work"]["serial_cpu"] == pytest.approx(0.05, abs=0.005)
     assert 4.5 < rec["estimated_speedup"] < 6.5
+
+
+def test_starting_workers_costs_what_the_default_start_method_costs():
+    """fork (Linux before 3.14) starts a worker in a few ms; spawn (macOS, Windows) starts
+    a fresh interpreter: at 0.05 s a worker everywhere, a 0.5 s CPU job (a host twice as
+    fast as this one) lost its 'more cores' advice to start-up costs it does not pay."""
+    from concadvisor.advise.speedup import process_start_seconds
+
+    fork, forkserver = process_start_seconds("3.11.7", "linux"), process_start_seconds("3.14.0", "linux")
+    spawn = process_start_seconds("3.11.7", "darwin")
+    assert fork < forkserver < spawn == PROCESS_START_SECONDS
+    w = Work(overlappable_wait=0, single_wait=0, cpu_gil=0.5, cpu_nogil=0, other=0, repeats=8, cores=2,
+             process_start=fork)
+    assert estimate(w, "multiprocessing", cores=4) / estimate(w, "multiprocessing") > 1.25

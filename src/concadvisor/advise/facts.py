@@ -37,6 +37,7 @@ class Facts:
     background_cpu: float = 0.0
     process_cpu_seconds: float = 0.0
     unplaced_cpu: float = 0.0
+    python: str = ""  # the target's Python version
     notes: list[str] = field(default_factory=list)
 
     # --- derived views ----------------------------------------------------------------
@@ -132,6 +133,7 @@ def gather_facts(measurement: Measurement) -> Facts:
         background_cpu=_background_cpu(measurement),
         process_cpu_seconds=measurement.process_cpu_seconds,
         unplaced_cpu=_unplaced_cpu(measurement),
+        python=str(target.get("python") or ""),
     )
 
 

@@ -8,6 +8,7 @@ rewrite: ``none``, or the model the program already uses.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -15,7 +16,7 @@ import pandas as pd
 from ..catalog import CPU_GIL, CPU_NOGIL, IO_WAIT, OTHER
 from .checklist import Answer, periodic_chore, where
 from .facts import Facts
-from .speedup import MODELS, Work, estimate, model_seconds
+from .speedup import MODELS, Work, estimate, model_seconds, process_start_seconds
 
 MIN_GAIN = 1.25
 POOL_LIBRARIES = ("concurrent", "multiprocessing")
@@ -90,7 +91,8 @@ def work_from_facts(f: Facts) -> Work:
                 other=f.seconds[OTHER], repeats=repeats, cores=f.cores, gil_enabled=f.gil_enabled,
                 background_cpu=f.background_cpu_seconds(), cpu_pieces=_cpu_pieces(cpu_sites),
                 child_cpu=0.0 if f.uses_processes else f.children_cpu_seconds, longest_piece=longest,
-                serial_cpu=serial_gil + serial_nogil, unplaced_cpu=f.unplaced_cpu)
+                serial_cpu=serial_gil + serial_nogil, unplaced_cpu=f.unplaced_cpu,
+                process_start=process_start_seconds(f.python, sys.platform))
 
 
 def _one_off_cpu(cpu_sites, wait_sites) -> tuple[float, float]:

@@ -31,7 +31,9 @@ the process pool's lanes likewise). What happens once stays serial:
     multiprocessing          Ws + S + U + O + max((W+G+N)/P,  (G+N)/c,  B + u*d,  T) + P*s,  P = min(k, c)
     asyncio+multiprocessing  Ws + S + U + O + max((W+G+N)/L,  (G+N)/P,  B + u*d,  T) + P*s,  P = min(k, c)
 
-where s is the cost of starting one worker process (about 0.05 s here). Handing the u
+where s is the cost of starting one worker process, by the start method the target's
+Python uses by default (``process_start_seconds``): measured here with a pool of 2-4,
+fork 0.002-0.005 s, forkserver 0.012-0.016 s, spawn 0.047-0.053 s. Handing the u
 CPU pieces to processes costs the parent u*d more: d is about 5 us a piece with a chunked
 ``pool.map`` and about 120 us with one ``run_in_executor`` per piece (measured here with
 ProcessPoolExecutor on 2 workers), so a mix with thousands of tiny CPU pieces gains less
@@ -44,7 +46,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-PROCESS_START_SECONDS = 0.05
+PROCESS_START_SECONDS = 0.05  # spawn: a fresh interpreter per worker
+START_SECONDS = {"fork": 0.005, "forkserver": 0.015, "spawn": PROCESS_START_SECONDS}
 DISPATCH_SECONDS = {"multiprocessing": 5e-6, "asyncio+multiprocessing": 120e-6}
 THREAD_POOL_LANES = 32
 EVENT_LOOP_LANES = 1000
@@ -68,6 +71,7 @@ class Work:
     longest_piece: float = 0.0  # the longest single run of the unit of work (0: not timed)
     serial_cpu: float = 0.0  # CPU that runs once beside the repeated unit (not in cpu_gil/nogil)
     unplaced_cpu: float = 0.0  # process CPU no sample placed (inside today's seconds already)
+    process_start: float = PROCESS_START_SECONDS  # seconds to start one worker process
 
     @property
     def today(self) -> float:
@@ -94,17 +98,29 @@ def model_seconds(work: Work, model: str, cores: int | None = None) -> float:
         return serial + max((W + G + N) / lanes, G + N, G + B, cores_bound, T)
     if model == "multiprocessing":
         procs = min(k, c)
-        start = procs * PROCESS_START_SECONDS if procs > 1 else 0.0
+        start = procs * work.process_start if procs > 1 else 0.0
         dispatch = (work.cpu_pieces or k) * DISPATCH_SECONDS[model]
         return serial + max((W + G + N) / procs * uneven(work.cpu_pieces, procs), cores_bound,
                             B + dispatch, T) + start
     if model == "asyncio+multiprocessing":
         lanes = min(k, EVENT_LOOP_LANES)
         procs = min(k, c)
-        start = procs * PROCESS_START_SECONDS if procs > 1 else 0.0
+        start = procs * work.process_start if procs > 1 else 0.0
         dispatch = (work.cpu_pieces or k) * DISPATCH_SECONDS[model]
         return serial + max((W + G + N) / lanes, (G + N) / procs, B + dispatch, cores_bound, T) + start
     return work.today
+
+
+def process_start_seconds(python_version: str, platform: str) -> float:
+    """What starting one worker costs with the default start method of that Python on that
+    system: fork on Linux before 3.14, forkserver on Linux from 3.14, spawn elsewhere."""
+    if not platform.startswith("linux"):
+        return START_SECONDS["spawn"]
+    try:
+        major, minor = (int(part) for part in python_version.split(".")[:2])
+    except ValueError:
+        return START_SECONDS["fork"]
+    return START_SECONDS["forkserver" if (major, minor) >= (3, 14) else "fork"]
 
 
 def uneven(pieces: int, lanes: int) -> float:
