@@ -25,6 +25,9 @@ def test_cprofile_names_are_normalised(raw, name):
     ("_hashlib.openssl_sha256", "cpu_nogil"), ("zlib.compress", "cpu_nogil"), ("_bz2.BZ2Compressor.compress", "cpu_nogil"),
     ("_json.make_encoder", "cpu_gil"), ("_pickle.dumps", "cpu_gil"), ("builtins.sorted", "cpu_gil"),
     ("_sre.compile", "cpu_gil"),
+    # cProfile's name for sqlite3's classes has no underscore; a query is CPU or disk
+    ("sqlite3.Cursor.execute", "syscall"), ("sqlite3.Connection.execute", "syscall"),
+    ("sqlite3.Cursor.fetchall", "syscall"), ("_sqlite3.Cursor.execute", "syscall"),
 ])
 def test_catalog_knows_common_natives(name, category):
     assert lookup(name).category == category
@@ -44,6 +47,16 @@ def test_unknown_native_is_cpu_when_the_thread_clock_says_it_computed():
     row = m.functions[m.functions["function"] == "mystery.crunch"].iloc[0]
     assert row["cpu_gil"] == pytest.approx(2.0)
     assert row["io_wait"] == pytest.approx(0.0)
+
+
+def test_a_sqlite_query_that_computes_is_cpu_without_the_gil():
+    """Under cProfile a query over data in memory read as GIL-holding CPU (the catalog's
+    pattern missed cProfile's ``sqlite3.Cursor`` spelling): its thread's CPU clock says
+    it computed, and sqlite3 releases the GIL while it does."""
+    g = Graph(cpu=1.0).call(py("main"), native("sqlite3.Cursor.execute"), 6, 1.0)
+    m = classify(measurement(g))
+    row = m.functions[m.functions["function"] == "sqlite3.Cursor.execute"].iloc[0]
+    assert row["cpu_nogil"] == pytest.approx(1.0, abs=0.05)
 
 
 def test_file_syscall_split_between_disk_wait_and_kernel_cpu_without_gil():

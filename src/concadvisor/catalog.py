@@ -93,8 +93,12 @@ CATALOG: tuple[NativeKind, ...] = (
     NativeKind("_io.open", SYSCALL, "file", "opening a file may wait for the disk"),
     NativeKind("io.open", SYSCALL, "file", "opening a file may wait for the disk"),
     NativeKind("builtins.input", IO_WAIT, "stdin", "waits for the user"),
-    NativeKind("_sqlite3.*execute*", IO_WAIT, "database", "database work; sqlite3 releases the GIL"),
-    NativeKind("_sqlite3.Connection.commit", IO_WAIT, "database", "waits for the disk"),
+    # sqlite3 runs the query with the GIL released: GIL-free CPU over data in memory or the
+    # page cache, a wait for the disk otherwise; the thread's CPU clock settles which.
+    # cProfile names the classes ``sqlite3.Cursor``, samplers' source index ``_sqlite3``.
+    NativeKind("*sqlite3.Connection.commit", IO_WAIT, "database", "waits for the disk"),
+    NativeKind("*sqlite3.*execute*", SYSCALL, "database", "runs the query without the GIL: CPU or disk"),
+    NativeKind("*sqlite3.Cursor.fetch*", SYSCALL, "database", "steps the query without the GIL: CPU or disk"),
     # --- native CPU that releases the GIL -------------------------------------------------
     NativeKind("_hashlib.*", CPU_NOGIL, "hash", "OpenSSL hashing releases the GIL over 2 KiB", 5e-6),
     NativeKind("_sha*.*", CPU_NOGIL, "hash", "builtin hashes release the GIL over 2 KiB", 5e-6),
