@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..common import CONCADVISOR, PYTHON, table
-from .generate import GIL, IO, NOGIL, Spec, blocking_required, expected_model, generate, truth_split
+from .generate import CATEGORY, GIL, IO, NOGIL, Spec, blocking_required, expected_model, generate, truth_split
 
 CATEGORIES = (IO, GIL, NOGIL)
 PLAIN_TIMEOUT = 60
@@ -231,6 +231,20 @@ def by_dimension(outcomes: list[Outcome], backend: str) -> str:
     return table(["dimension", f"right model under {backend} (right/programs)"], rows)
 
 
+def speedups(outcomes: list[Outcome], backend: str) -> str:
+    """Estimated against true speedup, by the recommended model and the kinds of work."""
+    groups = defaultdict(list)
+    for o in outcomes:
+        if o.backend == backend and o.true_speedup > 0 and o.speedup > 0:
+            kinds = "+".join(sorted({CATEGORY[k] for k in o.spec.work}))
+            groups[(o.model, kinds)].append((o.speedup, o.true_speedup))
+    rows = [[model, kinds, len(pairs), f"{_quantile([e for e, _ in pairs], 0.5):.2f}",
+             f"{_quantile([t for _, t in pairs], 0.5):.2f}",
+             f"{_quantile([max(e / t, t / e) for e, t in pairs], 0.5):.2f}"]
+            for (model, kinds), pairs in sorted(groups.items())]
+    return table(["model", "work", "n", "estimated p50", "true p50", "error factor p50"], rows) if rows else "-"
+
+
 def failures(outcomes: list[Outcome]) -> str:
     rows = []
     for o in outcomes:
@@ -277,6 +291,8 @@ def report(outcomes: list[Outcome], backends: list[str], seed: int) -> str:
     ]
     for backend in backends:
         parts += [f"\n### by shape: {backend}\n", by_dimension(outcomes, backend)]
+    for backend in backends:
+        parts += [f"\n### speedup, estimated and true, by model and work: {backend}\n", speedups(outcomes, backend)]
     parts += ["\n### programs the tool got wrong (model, or blocking calls)\n", failures(outcomes)]
     return "\n".join(parts)
 
