@@ -178,3 +178,22 @@ def test_taking_out_the_profilers_cost_leaves_the_real_work(tmp_path, write_scri
     assert done.returncode == 0, done.stderr[-2000:]
     work = sum(data["category_seconds"][c] for c in ("io_wait", "cpu_gil", "cpu_nogil"))
     assert 0.7 * min(before, after) <= work <= 1.6 * max(before, after), (work, before, after)
+
+
+def test_native_calls_repeated_in_a_comprehension_are_repeats_under_the_default_backend(tmp_path, write_script):
+    """``[zlib.compress(c) for c in chunks]`` back to back reads to a sampler as one long
+    call: counted as the comprehension's rounds, the GIL-free CPU is 8 pieces threads can
+    share (it was 'none': one serial piece)."""
+    script = write_script("pack.py", (
+        "import random\nimport zlib\n"
+        "rng = random.Random(1)\n"
+        "chunks = [rng.randbytes(1 << 19) * 4 for _ in range(8)]\n"
+        "def main():\n"
+        "    packed = [zlib.compress(c, 6) for c in chunks]\n"
+        "    print(sum(map(len, packed)))\n"
+        "main()\n"))
+    done, data = profile_json(tmp_path, script)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert data["recommendation"]["model"] == "threads", data["recommendation"]
+    compress = [h for h in data["hotspots"] if h["function"].endswith("compress")]
+    assert compress and compress[0]["calls"] == 8

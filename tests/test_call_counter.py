@@ -458,3 +458,46 @@ def test_merged_longest_calls_fill_the_functions_table():
     assert merge_counts(m, counts)
     longest = dict(zip(m.functions["function"], m.functions["longest_call_seconds"]))
     assert longest == {"main": 1.5, "work": 0.25, "old": 0.0}
+
+
+COMPREHENSIONS = '''
+import zlib
+chunks = [bytes([i]) * 1000 for i in range(7)]
+packed = [zlib.compress(c, 9) for c in chunks]
+sizes = {i: len(zlib.compress(c)) for i, c in enumerate(chunks) if i % 2}
+total = sum(len(zlib.compress(c)) for c in chunks[:5])
+first = next(len(zlib.compress(c)) for c in chunks)
+crcs = list(map(zlib.crc32, chunks))
+nested = [zlib.crc32(c + d) for c in chunks[:3] for d in chunks[:2]]
+plain = [c[:1] for c in chunks]
+print(len(packed), len(sizes), total > 0, first > 0, len(crcs), len(nested), len(plain))
+'''
+
+
+@pytest.mark.parametrize("python", pythons())
+def test_comprehensions_and_map_count_their_rounds(tmp_path, python):
+    """A native call repeated in a comprehension, a generator expression or ``map`` got
+    no repeats under the sampler (25 back-to-back compressions read as one): their rounds
+    are counted like a loop's, on their own lines."""
+    counts = same_as_plain(tmp_path, python, {"main.py": COMPREHENSIONS})
+
+    def rounds(text):
+        return counts[("loop", "main.py", line_of(COMPREHENSIONS, text))][0]
+
+    assert rounds("packed = [zlib.compress") == 7
+    assert rounds("sizes = {i:") == 7          # the filter's calls count too: every round
+    assert rounds("total = sum(") == 5
+    assert rounds("first = next(") == 1        # its consumer stopped after one item
+    assert rounds("crcs = list(map(") == 7
+    assert rounds("nested = [") == 6           # the innermost clause: 3 x 2
+    assert ("loop", "main.py", line_of(COMPREHENSIONS, "plain = [")) not in counts  # no call in it
+
+
+def test_a_map_of_a_function_of_the_files_own_named_map_is_left_alone(tmp_path):
+    source = '''
+def map(f, items):
+    return [f(len(items))]
+print(map(str, "abc"))
+'''
+    counts = same_as_plain(tmp_path, sys.executable, {"main.py": source})
+    assert not [key for key in counts if key[0] == "loop"]

@@ -203,6 +203,7 @@ def compile_counted(source, filename, optimize=-1):
     with _lock:
         tree = ast.parse(source, filename)
         counting = _Counting(filename)
+        counting.builtin_map = not _binds_name(tree, "map")
         counting.visit(tree)
         code = compile(tree, filename, "exec", dont_inherit=True, optimize=optimize)
         plain = None
@@ -230,6 +231,8 @@ class _Counting(ast.NodeTransformer):
         self.inserted = []  # (statement list, counter statement)
         self.timed = []    # (statement list, where the timing starts, the statements it wrapped)
         self.wrapped = []  # (for loop, its own iterable)
+        self.mapped = []  # (map() call, its first iterable)
+        self.builtin_map = True  # no name "map" is bound in the file: map() is the builtin
         self.may_warn = False  # the compiler warns about something in this file
         self.started = []  # counters of functions counted through sys.monitoring
 
@@ -345,6 +348,36 @@ class _Counting(ast.NodeTransformer):
         node.iter = ast.fix_missing_locations(ast.copy_location(call, node.iter))
         return node
 
+    def _comprehension(self, node):
+        """A comprehension or generator expression that makes calls counts its rounds
+        like a ``for`` loop: its innermost ``for`` clause's iterable goes through a loop
+        counter (a comprehension cannot stop early; a generator expression's consumer
+        can, so it is counted item by item). The site spans the comprehension: a call
+        on its lines ran as often as it went round."""
+        self.generic_visit(node)
+        parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+        parts += [test for clause in node.generators for test in clause.ifs]
+        if not node.generators or not _calls_in([ast.Expr(value=part) for part in parts]):
+            return node
+        clause = node.generators[-1]
+        if clause.is_async:
+            return node
+        end = getattr(node, "end_lineno", None) or node.lineno
+        k = self._counter(["loop", self.filename, node.lineno, end], ENTRY_COST, loop=True)
+        lazy = isinstance(node, ast.GeneratorExp)
+        _loops[k] = _loop_counter(k, frozenset() if lazy else _SIZED, False)
+        loop = ast.Subscript(value=ast.Name(id=LOOPS, ctx=ast.Load()), slice=ast.Constant(value=k),
+                             ctx=ast.Load())
+        self.wrapped.append((clause, clause.iter))
+        call = ast.Call(func=loop, args=[clause.iter], keywords=[])
+        clause.iter = ast.fix_missing_locations(ast.copy_location(call, clause.iter))
+        return node
+
+    visit_ListComp = _comprehension
+    visit_SetComp = _comprehension
+    visit_DictComp = _comprehension
+    visit_GeneratorExp = _comprehension
+
     def _counted_rounds(self, node):
         self.generic_visit(node)
         if _calls_in(node.body):
@@ -368,7 +401,20 @@ class _Counting(ast.NodeTransformer):
     def visit_Call(self, node):
         if _literal(node.func):
             self.may_warn = True
-        return self.generic_visit(node)
+        self.generic_visit(node)
+        if self.builtin_map and isinstance(node.func, ast.Name) and node.func.id == "map" and len(node.args) >= 2 \
+                and not node.keywords and not any(isinstance(a, ast.Starred) for a in node.args):
+            # map(f, items) calls f once per item, on this line: count its rounds as a
+            # loop's (item by item: its consumer may stop early)
+            end = getattr(node, "end_lineno", None) or node.lineno
+            k = self._counter(["loop", self.filename, node.lineno, end], ENTRY_COST, loop=True)
+            _loops[k] = _loop_counter(k, frozenset(), False)
+            loop = ast.Subscript(value=ast.Name(id=LOOPS, ctx=ast.Load()), slice=ast.Constant(value=k),
+                                 ctx=ast.Load())
+            self.mapped.append((node, node.args[1]))
+            call = ast.Call(func=loop, args=[node.args[1]], keywords=[])
+            node.args[1] = ast.fix_missing_locations(ast.copy_location(call, node.args[1]))
+        return node
 
     def visit_Subscript(self, node):
         if _subscript_may_warn(node):
@@ -383,6 +429,8 @@ class _Counting(ast.NodeTransformer):
             body.remove(statement)
         for loop, iterable in self.wrapped:
             loop.iter = iterable
+        for call, iterable in self.mapped:
+            call.args[1] = iterable
 
 
 def _literal(node):
@@ -443,6 +491,21 @@ def _docstring(body):
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 _LEAVING = (ast.Return, ast.Raise, ast.Yield, ast.YieldFrom, ast.Await)  # leave, or may never resume
+
+
+def _binds_name(tree, name: str) -> bool:
+    """Whether the file binds ``name`` anywhere (assigns, imports, defines, takes it as a
+    parameter): then a call of it may not be the builtin."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Load):
+            return True
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
+            return True
+        if isinstance(node, ast.alias) and (node.asname or node.name.split(".")[0]) == name:
+            return True
+        if isinstance(node, ast.arg) and node.arg == name:
+            return True
+    return False
 
 
 def _calls_in(statements):

@@ -17,8 +17,9 @@ per thread, which calls were seen starting. Together:
   where the runner timed it (0.0 where not: generators, other runners' counts...), the
   same in every thread's row.
 
-Calls the counters cannot see (inside libraries, lambdas, comprehensions) keep the
-samples' lower bound.
+A call in a comprehension or generator expression ran as often as its counted rounds
+(its own frame up to 3.11, the enclosing function's from 3.12). Calls the counters cannot
+see (inside libraries, lambdas) keep the samples' lower bound.
 
 A counter that cost the target too much was switched off during the run (a function
 called hundreds of thousands of times a second): its count is a lower bound. Then the
@@ -128,6 +129,24 @@ def _line_runs(thread, caller, line, calls, loops, spans, totals):
     return inner[2] * own / total, inner[3]  # the loop's count, shared among threads like the function's
 
 
+COMPREHENSIONS = ("<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>")
+
+
+def _comprehension_runs(caller: str, line: int, loops):
+    """How often ``line`` of a comprehension's own frame (3.8-3.11 run one as a function
+    of its own, which the counters don't count) ran: as often as the comprehension's
+    counted rounds around it ((None, False): not a comprehension, or not counted)."""
+    file, _, name = caller.rpartition(":")
+    file = file.rpartition(":")[0]
+    if name not in COMPREHENSIONS or not line:
+        return None, False
+    inner = None
+    for body, end, n, at_least in loops.get(_real(file), ()):
+        if body <= line <= end and (inner is None or body >= inner[0]):
+            inner = (body, end, n, at_least)
+    return (inner[2], inner[3]) if inner else (None, False)
+
+
 def _edge_calls(functions, edges, calls, loops, spans):
     """Calls along each edge, and (thread, callee) -> whether a lower bound went into them."""
     totals = defaultdict(float)
@@ -136,8 +155,10 @@ def _edge_calls(functions, edges, calls, loops, spans):
     estimate, lower = [], defaultdict(bool)
     for thread, caller, callee, line, sampled in zip(edges["thread"], edges["caller_id"],
                                                      edges["callee_id"], edges["line"], edges["calls"]):
-        runs, at_least = _line_runs(thread, caller, int(line), calls, loops, spans, totals) \
-            if caller in spans else (None, False)
+        if caller in spans:
+            runs, at_least = _line_runs(thread, caller, int(line), calls, loops, spans, totals)
+        else:
+            runs, at_least = _comprehension_runs(caller, int(line), loops)
         if runs is None:
             estimate.append(float(sampled))
         else:
