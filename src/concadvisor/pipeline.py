@@ -141,6 +141,7 @@ def analyse(measurement: Measurement) -> Result:
     }
     if run_queue is not None:
         extra["run_queue"] = run_queue
+    extra.update(children_summary(measurement))
     return Result(
         target=measurement.target,
         backend=measurement.backend,
@@ -151,6 +152,17 @@ def analyse(measurement: Measurement) -> Result:
         recommendation=advice.to_dict(),
         extra=extra,
     )
+
+
+def children_summary(measurement: Measurement) -> dict:
+    """The target's child processes: ``children`` (one entry per process py-spy sampled,
+    see ``collect.children``; empty under cprofile/yappi, which see the target's process
+    only), ``children_cpu_seconds`` (rusage: every child the target waited for, any
+    backend) and ``children_detail`` (``per_process`` or ``total``)."""
+    per_process = "children" in measurement.extra
+    return {"children": list(measurement.extra.get("children") or []),
+            "children_cpu_seconds": round(float(measurement.children_cpu_seconds or 0.0), 4),
+            "children_detail": "per_process" if per_process else "total"}
 
 
 def _thread_categories(measurement: Measurement) -> dict:

@@ -41,6 +41,9 @@ NEWEST_PYTHON = (3, 13)
 # (--nonblocking: the target never stops, the samplers keep an even pace). Before 3.11
 # it needs the pause: without it every sleeping thread counts as active.
 NONBLOCKING_FROM = (3, 11)
+# ``profile`` follows the target's child processes (``--subprocesses``: one profile per
+# process and thread), classified one by one in ``children``; CONCADVISOR_CHILDREN=0 stops it.
+FOLLOW_CHILDREN = os.environ.get("CONCADVISOR_CHILDREN", "1") != "0"
 
 
 class PySpyUnavailable(RuntimeError):
@@ -207,7 +210,8 @@ def run(spec, interpreter=None, started=None):
         def on_start(pid: int):
             from .schedstat import start_poller
 
-            samplers = Samplers(pid, folder, nonblocking=nonblocking_for(interpreter))
+            samplers = Samplers(pid, folder, nonblocking=nonblocking_for(interpreter),
+                                subprocesses=FOLLOW_CHILDREN)
             state["samplers"] = samplers
             state["poller"] = poller = start_poller(pid)
             try:
@@ -251,6 +255,13 @@ def run(spec, interpreter=None, started=None):
             children_cpu_seconds=float(raw.get("children_cpu_seconds") or 0.0),
             skip=lambda stack: any(frame[0] == "_wait_for_go" for frame in stack),
             run_queue=run_queue(raw, state.get("poller")))
+        from . import children
+
+        measurement.extra["children"] = children.describe(
+            sampling, measurement.extra.get("sample_interval", 1.0 / sampling.rate),
+            paths=[state["samplers"].output(kind) for kind in SAMPLERS],
+            library_paths=raw.get("library_paths", []), runner_file=raw.get("runner_file", runner),
+            poller=state.get("poller"), target_command=" ".join(["python", *spec.argv]))
     from .counts import merge_counts
 
     counted = merge_counts(measurement, raw.get("call_counts") or [])
@@ -300,15 +311,11 @@ def sampling_notes(sampling: Sampling, measurement, counted: bool = False) -> li
         shown = ", ".join(hot[:5]) + (f" and {len(hot) - 5} more" if len(hot) > 5 else "")
         notes.append(f"calls of {shown} are at least the numbers shown: counting them cost the "
                      "run too much (hundreds of thousands of calls a second), so it stopped early")
-    children = {}
-    for thread in sampling.active:
-        if thread.pid not in (0, sampling.pid):
-            children[thread.pid] = children.get(thread.pid, 0) + len(thread.stacks)
-    if children:
-        cpu = sum(children.values()) * interval
-        notes.append(f"{len(children)} child process{'es' if len(children) != 1 else ''} sampled "
-                     f"too: {cpu:.2f} s of CPU there")
-        measurement.extra["child_processes"] = {str(pid): round(n * interval, 4) for pid, n in children.items()}
+    from .children import note
+
+    said = note(measurement.extra.get("children") or [], measurement.children_cpu_seconds)
+    if said:
+        notes.append(said)
     return notes
 
 

@@ -49,7 +49,7 @@ class MarkdownRenderer(Renderer):
     def render(self, result: Result) -> str:
         parts = [self._summary(result), self._split(result), self._checklist(result),
                  self._recommendation(result), beyond_one_machine(result), self._findings(result),
-                 self._hotspots(result), self._threads(result), self._method(result)]
+                 self._hotspots(result), self._threads(result), children_section(result), self._method(result)]
         return "\n".join(p for p in parts if p).rstrip() + "\n"
 
     def _summary(self, r: Result) -> str:
@@ -167,6 +167,64 @@ class MarkdownRenderer(Renderer):
                 "bounded by lanes (the independent repeats measured), the GIL and this machine's cores "
                 "(see the README, \"How the estimate works\")."
                 + (f"\n\nSpeedup model inputs: {md(inputs)}." if inputs else "") + notes + "\n")
+
+
+# Child processes that were on a CPU this share of their lives or more are CPU-bound.
+CPU_BOUND_CHILDREN = 0.5
+CHILD_ROWS = 40
+
+
+def children_section(r: Result) -> str:
+    """Which child process ran what (``children``, py-spy), or their total CPU (rusage)
+    when the backend saw the target's process only."""
+    children = [c for c in (r.extra.get("children") or []) if isinstance(c, dict)]
+    total = float(r.extra.get("children_cpu_seconds") or 0.0)
+    if not children:
+        if total < 0.05:
+            return ""
+        if r.extra.get("children_detail") == "per_process":
+            why = ("py-spy sampled none of them (too short-lived to be caught, or not Python): "
+                   "the figure is rusage's, for the children the target waited for.")
+        else:
+            why = ("rusage's figure, for the children the target waited for. What each one ran, and "
+                   "its own split, needs the default backend (py-spy: `--backend auto` or `pyspy`).")
+        return (f"## Child processes\n\nThe target's child processes used {total:.2f} s of CPU: "
+                + why + "\n" + _children_advice(r, total, None))
+    rows = []
+    for c in children[:CHILD_ROWS]:
+        cats = c.get("categories") or {}
+        entry = c.get("entry") or {}
+        ran = (f"{code(entry.get('function'))} at {code(entry.get('location'))}" if entry.get("function") else "?")
+        tops = c.get("top_functions") or []
+        hot = (f"{code(tops[0].get('function'))} at {code(tops[0].get('location'))} "
+               f"({float(tops[0].get('seconds') or 0):.2f} s, {md(tops[0].get('category'))})" if tops else "")
+        rows.append((md(c.get("pid")), code(c.get("command") or "?"), ran,
+                     f"{float(c.get('wall_seconds') or 0):.2f}", f"{float(c.get('cpu_seconds') or 0):.2f}",
+                     *(f"{float(cats.get(k) or 0) * 100:.0f}%" for k in ("io_wait", "cpu_gil", "cpu_nogil")), hot))
+    more = f"\n\n({len(children) - CHILD_ROWS} more child processes not shown)" if len(children) > CHILD_ROWS else ""
+    cpu = sum(float(c.get("cpu_seconds") or 0) for c in children)
+    head = (f"The target started {len(children)} child process{'es' if len(children) != 1 else ''} that py-spy "
+            f"sampled (their own split below; the split above is the target's, its waiting on them included). "
+            f"Sampled CPU in them: {cpu:.2f} s; rusage of the children the target waited for: {total:.2f} s.")
+    table = _table(["PID", "Command", "Ran", "Wall s", "CPU s", "io_wait", "cpu_gil", "cpu_nogil", "Hottest"], rows)
+    return "## Child processes\n\n" + head + "\n\n" + table + more + "\n" + _children_advice(r, max(cpu, total), children)
+
+
+def _children_advice(r: Result, cpu: float, children) -> str:
+    """What the target's wait on its children means for concurrency."""
+    if cpu < 0.1:
+        return ""
+    cores = int(r.target.get("cpu_count") or 1)
+    wall = sum(float(c.get("wall_seconds") or 0) for c in children) if children else 0.0
+    if children and wall > 0 and cpu / wall < CPU_BOUND_CHILDREN:
+        return (f"\nThe children were on a CPU {cpu / wall * 100:.0f}% of their lives: mostly waiting "
+                "themselves, so running more of them at once needs few cores.\n")
+    return (f"\nThe target's waiting on its child processes is not I/O to overlap: they computed {cpu:.2f} s "
+            f"of CPU{' (CPU-bound)' if children else ''}. Overlapped, they share this machine's {cores} cores: "
+            f"running the jobs concurrently gains at most {cores}x on that part ({cpu / max(cores, 1):.2f} s at "
+            f"best instead of {cpu:.2f} s). For sequential CPU-bound jobs, run them concurrently bounded by the "
+            f"cores: at most {cores} at a time (`ProcessPoolExecutor(max_workers={cores})`, or {cores} `Popen` "
+            "in flight).\n")
 
 
 def busy_warning(r: Result) -> str:
