@@ -12,33 +12,25 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 import time
+from contextlib import contextmanager
 
 import pytest
 
 from conftest import CLI
-from test_faults import measured, read_until
+from test_faults import WORK, measured, read_until
 
 GONE_WITHIN = 5.0
-TARGET = '''
-import subprocess, sys, time
-
-def spin(n=20000):
-    total = 0
-    for i in range(n):
-        total += i * i
-    return total
+TARGET = WORK + '''
+import subprocess, sys
 
 # A child of its own and a grandchild in a new session, both meant to outlive everything.
 subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
 subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], start_new_session=True)
 print("ready", flush=True)
 while True:
-    end = time.perf_counter() + 0.1
-    while time.perf_counter() < end:
-        spin()
+    work(0.1)
 '''
 
 
@@ -93,13 +85,23 @@ def run_names(tag: str) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("backend", ["auto", "cprofile"])
-def test_sigkill_to_concadvisor_leaves_no_process_of_the_run(tmp_path, backend):
-    """As ``subprocess.run(..., timeout=...)``, the OOM killer or a CI cancel ends it."""
-    tag = f"kill-{os.getpid()}-{time.monotonic_ns()}"
+@contextmanager
+def run_of(tmp_path, backend: str, kind: str):
+    """concadvisor started on TARGET, once it is ready; whatever is left is killed after."""
+    tag = f"{kind}-{os.getpid()}-{time.monotonic_ns()}"
     proc = start(tmp_path, backend, tag)
     try:
         read_until(proc.stdout.fileno(), b"ready", timeout=60)
+        yield proc, tag
+    finally:
+        for pid in tagged(tag):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("backend", ["auto", "cprofile"])
+def test_sigkill_to_concadvisor_leaves_no_process_of_the_run(tmp_path, backend):
+    """As ``subprocess.run(..., timeout=...)``, the OOM killer or a CI cancel ends it."""
+    with run_of(tmp_path, backend, "kill") as (proc, tag):
         time.sleep(0.5)
         running = run_names(tag)
         assert any("target_runner" in name for name in running), running
@@ -108,18 +110,12 @@ def test_sigkill_to_concadvisor_leaves_no_process_of_the_run(tmp_path, backend):
         proc.kill()
         proc.wait(timeout=10)
         assert wait_until_none(tag) == [], run_names(tag)
-    finally:
-        for pid in tagged(tag):
-            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.parametrize("backend", ["auto", "cprofile"])
 def test_sighup_stops_the_run_keeps_the_partial_report_and_leaves_nothing(tmp_path, backend):
     """The terminal closed: like SIGTERM, the target is stopped and what it did is kept."""
-    tag = f"hup-{os.getpid()}-{time.monotonic_ns()}"
-    proc = start(tmp_path, backend, tag)
-    try:
-        read_until(proc.stdout.fileno(), b"ready", timeout=60)
+    with run_of(tmp_path, backend, "hup") as (proc, tag):
         time.sleep(1.0)
         proc.send_signal(signal.SIGHUP)
         _, err = proc.communicate(timeout=120)
@@ -129,9 +125,6 @@ def test_sighup_stops_the_run_keeps_the_partial_report_and_leaves_nothing(tmp_pa
         assert "spin" in measured(data)
         assert (tmp_path / "report.md").exists()
         assert wait_until_none(tag) == [], run_names(tag)
-    finally:
-        for pid in tagged(tag):
-            os.kill(pid, signal.SIGKILL)
 
 
 def test_a_normal_run_leaves_no_watcher_behind(tmp_path):

@@ -106,6 +106,50 @@ def suspension_points(path: str, def_line: int) -> int:
     return count
 
 
+@lru_cache(maxsize=4096)
+def suspends_in_loop(path: str, def_line: int) -> bool:
+    """Whether the coroutine at ``def_line`` may suspend inside a loop (an ``await`` in a
+    ``for``/``while`` body, an ``async for``): its steps per run are then not bounded by
+    its suspension points as written. True when it can't be read."""
+    node = function_node(path, def_line)
+    if not isinstance(node, ast.AsyncFunctionDef):
+        return True
+    pending = [(child, False) for child in node.body]
+    while pending:
+        child, looped = pending.pop()
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(child, ast.AsyncFor) or (looped and isinstance(child, (ast.Await, ast.AsyncWith))):
+            return True
+        if isinstance(child, ast.comprehension) and child.is_async:
+            return True
+        inner = looped or isinstance(child, (ast.For, ast.While))
+        pending.extend((grand, inner) for grand in ast.iter_child_nodes(child))
+    return False
+
+
+@lru_cache(maxsize=4096)
+def step_bounds(path: str, def_line: int) -> tuple[tuple[int, ...], int, int]:
+    """(the lines its suspension points are on, first body line, last body line) of the
+    coroutine at ``def_line``, when its steps follow its source: code between two of those
+    lines runs in one step. No lines when it suspends in a loop or can't be read."""
+    node = function_node(path, def_line)
+    if not isinstance(node, ast.AsyncFunctionDef) or suspends_in_loop(path, def_line):
+        return (), 0, 0
+    lines = set()
+    pending = list(node.body)
+    while pending:
+        child = pending.pop()
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(child, (ast.Await, ast.AsyncWith)):
+            lines.add(child.lineno)
+            if isinstance(child, ast.AsyncWith):
+                lines.add(child.end_lineno or child.lineno)
+        pending.extend(ast.iter_child_nodes(child))
+    return tuple(sorted(lines)), node.body[0].lineno, node.end_lineno or node.lineno
+
+
 def _call_name(call: ast.Call) -> str:
     func = call.func
     if isinstance(func, ast.Attribute):
@@ -117,15 +161,9 @@ def _call_name(call: ast.Call) -> str:
 
 def _dotted_name(call: ast.Call) -> str:
     """``time.sleep``, ``self.sock.recv``, ``sleep``: the call as spelled ("" if computed)."""
-    parts, node = [], call.func
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-    elif parts:
-        parts.append("")  # e.g. a call on a call's result: only the attributes are known
-    return ".".join(reversed(parts))
+    from .collect.leafcalls import written_name
+
+    return written_name(call.func)
 
 
 def _own_calls(node):

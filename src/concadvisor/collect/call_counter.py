@@ -341,11 +341,8 @@ class _Counting(ast.NodeTransformer):
             _loops[k] = _loop_counter(k, _SIZED, False)
         else:
             _loops[k] = _loop_counter(k, _UNNAMED, True)
-        loop = ast.Subscript(value=ast.Name(id=LOOPS, ctx=ast.Load()), slice=ast.Constant(value=k),
-                             ctx=ast.Load())
         self.wrapped.append((node, node.iter))
-        call = ast.Call(func=loop, args=[node.iter], keywords=[])
-        node.iter = ast.fix_missing_locations(ast.copy_location(call, node.iter))
+        node.iter = _through_counter(k, node.iter)
         return node
 
     def _comprehension(self, node):
@@ -366,11 +363,8 @@ class _Counting(ast.NodeTransformer):
         k = self._counter(["loop", self.filename, node.lineno, end], ENTRY_COST, loop=True)
         lazy = isinstance(node, ast.GeneratorExp)
         _loops[k] = _loop_counter(k, frozenset() if lazy else _SIZED, False)
-        loop = ast.Subscript(value=ast.Name(id=LOOPS, ctx=ast.Load()), slice=ast.Constant(value=k),
-                             ctx=ast.Load())
         self.wrapped.append((clause, clause.iter))
-        call = ast.Call(func=loop, args=[clause.iter], keywords=[])
-        clause.iter = ast.fix_missing_locations(ast.copy_location(call, clause.iter))
+        clause.iter = _through_counter(k, clause.iter)
         return node
 
     visit_ListComp = _comprehension
@@ -409,11 +403,8 @@ class _Counting(ast.NodeTransformer):
             end = getattr(node, "end_lineno", None) or node.lineno
             k = self._counter(["loop", self.filename, node.lineno, end], ENTRY_COST, loop=True)
             _loops[k] = _loop_counter(k, frozenset(), False)
-            loop = ast.Subscript(value=ast.Name(id=LOOPS, ctx=ast.Load()), slice=ast.Constant(value=k),
-                                 ctx=ast.Load())
             self.mapped.append((node, node.args[1]))
-            call = ast.Call(func=loop, args=[node.args[1]], keywords=[])
-            node.args[1] = ast.fix_missing_locations(ast.copy_location(call, node.args[1]))
+            node.args[1] = _through_counter(k, node.args[1])
         return node
 
     def visit_Subscript(self, node):
@@ -491,6 +482,13 @@ def _docstring(body):
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 _LEAVING = (ast.Return, ast.Raise, ast.Yield, ast.YieldFrom, ast.Await)  # leave, or may never resume
+
+
+def _through_counter(k, iterable):
+    """``iterable`` as loop ``k``'s counting callable receives it: ``LOOPS[k](iterable)``."""
+    loop = ast.Subscript(value=ast.Name(id=LOOPS, ctx=ast.Load()), slice=ast.Constant(value=k), ctx=ast.Load())
+    call = ast.Call(func=loop, args=[iterable], keywords=[])
+    return ast.fix_missing_locations(ast.copy_location(call, iterable))
 
 
 def _binds_name(tree, name: str) -> bool:

@@ -136,13 +136,13 @@ def _build_index(path: str) -> _FileIndex | None:
                     ast.DictComp: "<dictcomp>", ast.GeneratorExp: "<genexpr>"}[type(node)]
             scopes.append(_Scope(name, node.lineno, node.lineno, node.end_lineno or node.lineno))
         elif isinstance(node, ast.Call):
-            dotted = _dotted(node.func)
+            dotted = written_name(node.func)
             if dotted:
                 for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):
                     calls.setdefault(line, []).append((node.col_offset, dotted))
             for passed in _called_for_it(node, dotted):  # map(hashlib.sha256, blocks)
                 for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):
-                    calls.setdefault(line, []).append((passed.col_offset, _dotted(passed)))
+                    calls.setdefault(line, []).append((passed.col_offset, written_name(passed)))
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 aliases[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
@@ -171,10 +171,11 @@ def _called_for_it(call: ast.Call, dotted: str) -> list:
     if position is not None and len(call.args) > position:
         passed.append(call.args[position])
     passed += [k.value for k in call.keywords if keyword and k.arg == keyword]
-    return [p for p in passed if isinstance(p, (ast.Name, ast.Attribute)) and _dotted(p)]
+    return [p for p in passed if isinstance(p, (ast.Name, ast.Attribute)) and written_name(p)]
 
 
-def _dotted(func) -> str:
+def written_name(func) -> str:
+    """``a.b.c`` for a call's function as written (``?.m`` when it is an expression's method)."""
     parts = []
     while isinstance(func, ast.Attribute):
         parts.append(func.attr)
