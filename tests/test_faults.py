@@ -94,14 +94,14 @@ def read_until(fd: int, wanted: bytes, timeout: float = 30.0) -> bytes:
     return seen
 
 
-def alive_with(tag: str) -> list[int]:
-    """Live processes whose command line carries ``tag``."""
+def alive_with(tag: str, where: str = "cmdline") -> list[int]:
+    """Live processes whose command line (or ``where="environ"``: environment) carries ``tag``."""
     found = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
-            with open(f"/proc/{name}/cmdline", "rb") as handle:
+            with open(f"/proc/{name}/{where}", "rb") as handle:
                 if tag.encode() in handle.read():
                     with open(f"/proc/{name}/stat") as stat:
                         if stat.read().rsplit(")", 1)[1].split()[0] != "Z":

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 import pytest
 
 from conftest import CLI
-from test_faults import WORK, measured, read_until
+from test_faults import WORK, alive_with, measured, read_until
 
 GONE_WITHIN = 5.0
 TARGET = WORK + '''
@@ -36,21 +36,7 @@ while True:
 
 def tagged(tag: str) -> list[int]:
     """Live (not zombie) processes whose environment carries ``tag``."""
-    needle = f"CONCADVISOR_TEST_TAG={tag}".encode()
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/environ", "rb") as handle:
-                if needle not in handle.read():
-                    continue
-            with open(f"/proc/{name}/stat") as stat:
-                if stat.read().rsplit(")", 1)[1].split()[0] != "Z":
-                    found.append(int(name))
-        except OSError:
-            pass
-    return found
+    return alive_with(f"CONCADVISOR_TEST_TAG={tag}", where="environ")
 
 
 def wait_until_none(tag: str, timeout: float = GONE_WITHIN) -> list[int]:
