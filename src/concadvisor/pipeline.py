@@ -149,7 +149,7 @@ def analyse(measurement: Measurement) -> Result:
         categories=facts.shares,
         hotspots=hotspots(measurement, facts.sites),
         findings=[f.to_dict() for f in findings],
-        recommendation=advice.to_dict(),
+        recommendation=_waiting_on_children(advice.to_dict(), extra, facts),
         extra=extra,
     )
 
@@ -163,6 +163,37 @@ def children_summary(measurement: Measurement) -> dict:
     return {"children": list(measurement.extra.get("children") or []),
             "children_cpu_seconds": round(float(measurement.children_cpu_seconds or 0.0), 4),
             "children_detail": "per_process" if per_process else "total"}
+
+
+# Children whose CPU is at least this share of their lives (when sampled) are CPU-bound.
+CPU_BOUND_CHILDREN = 0.5
+
+
+def _waiting_on_children(recommendation: dict, extra: dict, facts) -> dict:
+    """The checklist's "waiting" evidence says when the wait is on the target's own child
+    processes that computed: that is not I/O to overlap (CPU-bound children overlapped
+    share the cores)."""
+    children = extra.get("children") or []
+    cpu = max(float(extra.get("children_cpu_seconds") or 0.0),
+              sum(float(c.get("cpu_seconds") or 0.0) for c in children))
+    wall = sum(float(c.get("wall_seconds") or 0.0) for c in children)
+    waited = float(facts.seconds.get("io_wait", 0.0))
+    if cpu < 0.1 or waited <= 0 or cpu < 0.2 * waited:
+        return recommendation
+    if children and wall > 0 and cpu / wall < CPU_BOUND_CHILDREN:
+        return recommendation
+    cores = facts_cores(facts)
+    said = (f" Of it, the target waited on its own child processes, which computed {cpu:.2f} s of CPU: "
+            f"CPU-bound children are not I/O to overlap; run at once they share the {cores} cores "
+            f"(at most {cores}x on that part).")
+    for answer in recommendation.get("checklist") or []:
+        if answer.get("key") == "waiting":
+            answer["evidence"] = str(answer.get("evidence", "")) + said
+    return recommendation
+
+
+def facts_cores(facts) -> int:
+    return int(getattr(facts, "cores", 0) or os.cpu_count() or 1)
 
 
 def _thread_categories(measurement: Measurement) -> dict:

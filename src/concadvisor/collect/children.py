@@ -130,7 +130,7 @@ def _entry(thread, library_paths, runner_file: str) -> dict | None:
 
     first_line = next(frame[2] for stack in stacks for frame in stack if frame[:2] == (name, file))
     bare = bare_name(name)
-    return {"function": bare, "location": _where(file, def_line(file, bare, first_line))}
+    return {"function": bare, "location": _where(file, def_line(file, bare, first_line) or first_line)}
 
 
 def _run_queue(poller, pid: int) -> dict | None:
