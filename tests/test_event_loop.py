@@ -111,3 +111,133 @@ def test_under_cprofile_each_resumption_is_not_another_job(tmp_path):
     done, data, _ = _profile(tmp_path, "await_before", "cprofile")
     assert data["recommendation"]["model"] == "asyncio"
     assert 2.0 <= data["recommendation"]["estimated_speedup"] <= 12.0
+
+
+# Long CPU inside a coroutine: (source, the line the finding must name, backends).
+CPU_SHAPES = {
+    # re keeps the GIL and is no frame of its own to a sampler: the coroutine's own time,
+    # sampled on the call's line (it was put on the ``async def`` line).
+    "re_call": ('''
+        import asyncio
+        import re
+
+        PATTERN = re.compile(r"(\\w+)@(\\w+)\\.com|\\d{4,}")
+        TEXT = "alice@example.com bob at example dot org 12345 filler words here; " * 20000
+
+        async def job(i):
+            await asyncio.sleep(0.001)
+            found = len(PATTERN.findall(TEXT))
+            return found
+
+        async def main():
+            await asyncio.gather(*(job(i) for i in range(8)))
+
+        asyncio.run(main())
+    ''', 9, ("auto", "cprofile")),
+    # six calls of ~8 ms on one line: one ~50 ms step, each call under the 20 ms bar.
+    "callees_on_one_line": ('''
+        import asyncio
+        import json
+
+        DOC = json.dumps([{"id": i, "name": "item%d" % i, "tags": ["a", "b"], "score": i * 0.5}
+                          for i in range(12000)])
+
+        async def job(i):
+            await asyncio.sleep(0.001)
+            size = len(json.dumps(json.loads(json.dumps(json.loads(json.dumps(json.loads(DOC)))))))
+            await asyncio.sleep(0.001)
+            return size
+
+        async def main():
+            await asyncio.gather(*(job(i) for i in range(10)))
+
+        asyncio.run(main())
+    ''', 9, ("cprofile", "yappi", "auto")),
+    # eight ~7 ms calls between two awaits: one ~56 ms step.
+    "calls_in_one_step": ('''
+        import asyncio
+        import json
+
+        DOC = json.dumps([{"id": i, "name": "item%d" % i, "tags": ["a", "b"], "score": i * 0.5}
+                          for i in range(8000)])
+
+        async def job(i):
+            await asyncio.sleep(0.001)
+            for _ in range(8):
+                doc = json.loads(DOC)
+            await asyncio.sleep(0.001)
+            return len(doc)
+
+        async def main():
+            await asyncio.gather(*(job(i) for i in range(10)))
+
+        asyncio.run(main())
+    ''', 10, ("cprofile", "yappi", "auto")),
+    # a generator expression's 600k resumptions, all inside one step of the coroutine.
+    "genexpr_in_a_step": ('''
+        import asyncio
+
+        async def job(i):
+            await asyncio.sleep(0.001)
+            total = sum((x * x + 3 * x) % 7 ^ (x >> 3) for x in range(600_000))
+            await asyncio.sleep(0.001)
+            return total
+
+        async def main():
+            await asyncio.gather(*(job(i) for i in range(8)))
+
+        asyncio.run(main())
+    ''', 5, ("cprofile", "yappi", "auto")),
+}
+
+
+@pytest.mark.parametrize("name,backend", [(n, b) for n, (_, _, backends) in sorted(CPU_SHAPES.items())
+                                          for b in backends])
+def test_cpu_blocking_a_step_is_found_at_its_line(tmp_path, name, backend):
+    """The loop is blocked by a coroutine's step, not by one callee: the CPU between two
+    awaits is judged together, and reported at the line that ran it."""
+    source, line, _ = CPU_SHAPES[name]
+    target = tmp_path / f"{name}.py"
+    target.write_text(textwrap.dedent(source).lstrip("\n"))
+    out = tmp_path / "result.json"
+    run_cli("profile", "--backend", backend, "-o", tmp_path / "report.md", "--json", out, target,
+            cwd=tmp_path, timeout=300)
+    data = json.loads(out.read_text())
+    blocking = [f for f in data["findings"] if f["kind"] == "blocking_in_event_loop"]
+    assert [f["location"] for f in blocking] == [f"{target.name}:{line}"], blocking
+    assert blocking[0]["cause"] == "cpu"
+    assert data["recommendation"]["model"] in ("asyncio+multiprocessing", "multiprocessing")
+
+
+def test_a_loop_blocked_mostly_by_gil_free_cpu_hands_the_cpu_to_a_pool(tmp_path):
+    """zlib (GIL-free) computing ~100 ms a step inside the loop beside a short blocking
+    sleep: a program already on asyncio was told "asyncio" (the sleep's gain only), where
+    the fix is to hand the CPU to a pool; the estimate is what that fix gains."""
+    target = tmp_path / "nogil_in_loop.py"
+    target.write_text(textwrap.dedent('''
+        import asyncio
+        import random
+        import time
+        import zlib
+
+        DATA = random.Random(0).randbytes(4_500_000)
+
+        async def job(i):
+            await asyncio.sleep(0.001)
+            time.sleep(0.03)
+            return len(zlib.compress(DATA, 6))
+
+        async def main():
+            await asyncio.gather(*(job(i) for i in range(8)))
+
+        asyncio.run(main())
+    ''').lstrip("\n"))
+    out = tmp_path / "result.json"
+    run_cli("profile", "--backend", "auto", "-o", tmp_path / "report.md", "--json", out, target,
+            cwd=tmp_path, timeout=300)
+    data = json.loads(out.read_text())
+    causes = {f["cause"] for f in data["findings"] if f["kind"] == "blocking_in_event_loop"}
+    assert "cpu" in causes, data["findings"]
+    rec = data["recommendation"]
+    assert rec["model"] in ("asyncio+multiprocessing", "threads", "multiprocessing"), rec["model"]
+    assert rec["estimated_speedup"] >= 1.25

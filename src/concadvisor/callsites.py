@@ -21,7 +21,7 @@ import pandas as pd
 
 from .catalog import CATEGORIES, FAMILIES
 from .classify import counted_functions
-from .sourcelines import find_call, is_coroutine, suspension_points
+from .sourcelines import find_call, is_coroutine, suspends_in_loop, suspension_points
 from .table import Measurement
 
 FAMILY_NAMES = tuple(FAMILIES)
@@ -31,7 +31,8 @@ SITE_COLUMNS = ["thread", "user_id", "user_function", "file", "def_line", "line"
                 "callee_id", "callee", "library", "calls", "seconds", *CATEGORIES,
                 "family", "in_coroutine", "awaited", "unit", "unit_file", "unit_line",
                 "unit_longest", "repeats", "driver", "driver_file", "driver_line", "under_event_loop",
-                "calls_at_least", "repeats_at_least"]
+                "calls_at_least", "repeats_at_least", "step_id", "steps", "step_file", "step_line",
+                "step_runs"]
 
 
 @dataclass
@@ -96,7 +97,8 @@ def call_sites(measurement: Measurement) -> pd.DataFrame:
     codes = code_map(measurement)
     functions = counted_functions(measurement)
     if measurement.backend == "cprofile":
-        functions = _coroutine_runs(functions)
+        # cProfile's count is a coroutine's steps, exactly: kept before it is made runs.
+        functions = _coroutine_runs(functions.assign(steps=functions["calls"]))
     for thread, table in functions.groupby("thread", sort=False):
         edges = measurement.edges[measurement.edges["thread"] == thread]
         rows.extend(_thread_sites(thread, table, edges, codes))
@@ -147,6 +149,7 @@ def _thread_sites(thread, table, edges, codes: CodeMap) -> list[dict]:
     totals = _subtree_buckets(rows, edges, user)
     callers = _callers(edges)
     event_loop_ids = {fid for fid in rows if _is_event_loop_step(fid)}
+    owners: dict = {}
     sites = []
     for caller_id, callee_id, calls, seconds, line in _columns(
             edges, "caller_id", "callee_id", "calls", "seconds", "line"):
@@ -155,14 +158,16 @@ def _thread_sites(thread, table, edges, codes: CodeMap) -> list[dict]:
         callee_total = float(rows[callee_id]["total_seconds"]) or 1e-12
         vector = totals.get(callee_id, np.zeros(len(BUCKETS))) * min(seconds / callee_total, 1.0)
         sites.append(_site(thread, rows, caller_id, callee_id, calls, seconds, vector,
-                           callers, user, codes, event_loop_ids, line))
+                           callers, user, codes, event_loop_ids, line)
+                     | _step_of(caller_id, rows, callers, user, event_loop_ids, owners))
     for fid, row in rows.items():
         if user.get(fid) and row["self_seconds"] > 0:
             vector = np.zeros(len(BUCKETS))
             for i, category in enumerate(CATEGORIES):
                 vector[i] = row[category]
             sites.append(_site(thread, rows, fid, fid, int(row["calls"]), float(row["self_seconds"]),
-                               vector, callers, user, codes, event_loop_ids, 0))
+                               vector, callers, user, codes, event_loop_ids, _hot_line(row))
+                         | _step_of(fid, rows, callers, user, event_loop_ids, owners))
     return sites
 
 
@@ -209,6 +214,50 @@ def _site(thread, rows, caller_id, callee_id, calls, seconds, vector, callers, u
         "driver_file": driver_file, "driver_line": int(driver_line),
         "under_event_loop": _has_ancestor(caller_id, event_loop_ids, callers),
     }
+
+
+def _step_of(func, rows, callers, user, event_loop_ids, owners) -> dict:
+    """The coroutine whose step a user function's work runs in, and how many steps it
+    took: a coroutine is its own; a plain function (a helper, a generator expression
+    resumed by ``sum``) runs inside the step of the nearest coroutine above it, whatever
+    library frames lie between; one the event loop calls directly (a callback) is its own
+    step. Steps: cProfile counts them; elsewhere runs x (suspension points + 1), a bound
+    that holds only when no await sits in a loop (0: unknown)."""
+    found = owners.get(func)
+    if found is None:
+        owner, current, seen = func, func, {func}
+        for _ in range(64):
+            row = rows.get(current)
+            if row is not None and user.get(current) and is_coroutine(str(row["file"]), int(row["line"])):
+                owner = current
+                break
+            parents = [(seconds, caller) for caller, seconds in callers.get(current, ())
+                       if caller not in seen and caller in rows]
+            if not parents or any(caller in event_loop_ids for _, caller in parents):
+                break
+            current = max(parents)[1]
+            seen.add(current)
+        row = rows[owner]
+        file, line = str(row["file"]), int(row["line"])
+        steps = row.get("steps")
+        if steps is None or steps != steps:  # not counted by step (NaN: not cProfile's row)
+            coroutine = is_coroutine(file, line)
+            bounded = not coroutine or not suspends_in_loop(file, line)
+            steps = int(row["calls"]) * (suspension_points(file, line) + 1) if bounded else 0
+        runs = max(int(row["calls"]), 1)
+        found = owners[func] = {"step_id": owner, "steps": int(steps), "step_file": file,
+                                "step_line": line, "step_runs": runs}
+    return found
+
+
+def _hot_line(row) -> int:
+    """Where a function's own time ran most, when a sampler saw its lines (0: not seen;
+    its own-code site then stands at its ``def``)."""
+    try:
+        line = int(row.get("hot_line") or 0)
+    except (TypeError, ValueError):
+        return 0
+    return line if line > 0 else 0
 
 
 def _longest_call(row) -> float:

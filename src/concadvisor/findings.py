@@ -7,11 +7,13 @@ they got it, so adding threads added waiting, not speed.
 """
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import asdict, dataclass
 
 from .advise.checklist import where
 from .advise.facts import Facts
 from .catalog import CPU_GIL, CPU_NOGIL, IO_WAIT
+from .sourcelines import step_bounds
 
 BLOCKING_MIN_SECONDS = 0.05
 BLOCKING_MIN_SHARE = 0.02
@@ -67,15 +69,62 @@ def blocking_in_event_loop(facts: Facts) -> list[Finding]:
             float(site[IO_WAIT]),
             f"{site['callee']} blocked the event loop for {site[IO_WAIT]:.2f} s over {site['calls']} "
             f"call(s) in {site['user_function']}(); no other task ran meanwhile.", fix, "wait"))
-    cpu = sites[inside].assign(cpu=sites[CPU_GIL] + sites[CPU_NOGIL])
-    per_call = cpu["cpu"] / cpu["calls"].clip(lower=1)
-    heavy = cpu[(cpu["cpu"] >= threshold) & (per_call >= CPU_IN_COROUTINE_MIN_PER_CALL)]
-    for site in heavy.sort_values("cpu", ascending=False).head(3).to_dict("records"):
+    found += _cpu_in_steps(sites[inside], threshold)
+    return found
+
+
+def _cpu_in_steps(sites, threshold: float) -> list[Finding]:
+    """Long CPU inside the loop. The loop is blocked by a coroutine's *step* (what it runs
+    between two awaits), not by one callee: ``json.dumps(json.loads(doc))`` is two calls of
+    16 ms each but one 33 ms step, and a generator expression's CPU comes in many short
+    resumptions, all inside the step of the coroutine that consumes it. A line is reported
+    when one of its calls, or all its calls together, take the bar per call; a step (at its
+    heaviest line) when the CPU of the lines between two of the coroutine's awaits takes it
+    per run, or all its CPU does over the steps it took."""
+    cpu = sites.assign(cpu=sites[CPU_GIL] + sites[CPU_NOGIL])
+    cpu = cpu[cpu["cpu"] > 0]
+    if cpu.empty:
+        return []
+    lines: dict = {}
+    for site in cpu.sort_values("cpu", ascending=False).to_dict("records"):
+        key = (site["thread"], site["step_id"], site["file"], site["line"])
+        group = lines.setdefault(key, {"site": site, "cpu": 0.0, "calls": 0, "one": False})
+        group["cpu"] += site["cpu"]
+        group["calls"] = max(group["calls"], int(site["calls"]))
+        group["one"] |= site["cpu"] / max(int(site["calls"]), 1) >= CPU_IN_COROUTINE_MIN_PER_CALL
+    chosen = []
+    for group in lines.values():
+        per_call = group["cpu"] / max(group["calls"], 1)
+        if group["cpu"] >= threshold and (group["one"] or per_call >= CPU_IN_COROUTINE_MIN_PER_CALL):
+            chosen.append((group["cpu"], group, per_call))
+    steps: dict = {}
+    for (thread, step_id, file, line), group in lines.items():
+        site = group["site"]
+        whole = steps.setdefault((thread, step_id, None), {"cpu": 0.0, "groups": [], "per": int(site["steps"])})
+        parts = [whole]
+        awaits, first, last = step_bounds(str(site["step_file"]), int(site["step_line"]))
+        if first and file == site["step_file"] and first <= line <= last:
+            parts.append(steps.setdefault((thread, step_id, bisect_left(awaits, line)),
+                                          {"cpu": 0.0, "groups": [], "per": int(site["step_runs"])}))
+        for part in parts:
+            part["cpu"] += group["cpu"]
+            part["groups"].append(group)
+    for step in steps.values():
+        step["per_step"] = step["cpu"] / step["per"] if step["per"] > 0 else 0.0
+    for step in sorted(steps.values(), key=lambda p: (p["cpu"], p["per_step"]), reverse=True):
+        per_step = step["per_step"]
+        group = max(step["groups"], key=lambda g: g["cpu"])
+        if step["cpu"] >= threshold and per_step >= CPU_IN_COROUTINE_MIN_PER_CALL \
+                and all(g is not group for _, g, _ in chosen):
+            chosen.append((step["cpu"], group, per_step))
+    found = []
+    for seconds, group, per_step in sorted(chosen, key=lambda c: c[0], reverse=True)[:3]:
+        site = group["site"]
         name = site["callee"] if site["callee"] != "(own code)" else f"{site['user_function']}()"
         found.append(Finding(
-            "blocking_in_event_loop", name, where(site["file"], site["line"]), float(site["cpu"]),
-            f"{name} computed for {site['cpu']:.2f} s inside the event loop "
-            f"({site['cpu'] / max(site['calls'], 1) * 1000:.0f} ms per step); other tasks waited.", CPU_FIX, "cpu"))
+            "blocking_in_event_loop", name, where(site["file"], site["line"]), float(seconds),
+            f"{name} computed for {seconds:.2f} s inside the event loop "
+            f"({per_step * 1000:.0f} ms per step); other tasks waited.", CPU_FIX, "cpu"))
     return found
 
 

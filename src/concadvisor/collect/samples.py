@@ -133,6 +133,7 @@ def measurement_from_samples(sampling: Sampling, *, library_paths=(), runner_fil
     for column in (IO_WAIT, CPU_GIL, CPU_NOGIL, OTHER, "gil_wait"):
         table[column] = [row[column] for row in functions.values()]
     table["family"] = [row["family"] for row in functions.values()]
+    table["hot_line"] = [_hot_line(row) for row in functions.values()]
     extra = {"sample_interval": interval, "samples": sum(len(t.stacks) for t in own)}
     if run_queue is not None:
         extra["run_queue"] = dict(run_queue, taken_out=queued_total)
@@ -439,9 +440,21 @@ def _add_thread(label, thread, shares, interval, names, functions, edges, waited
     return cpu, active * (1.0 - keep)
 
 
+def _hot_line(row) -> int:
+    """The line of a Python function where its own CPU was sampled most (0: none)."""
+    lines = row.get("cpu_lines")
+    return max(lines, key=lines.get) if lines else 0
+
+
 def _own_time(functions, label, path, native, seconds, idle, held, free, waits):
     leaf = functions[(label, path[-1][0])]
     python = functions[(label, path[-2][0])] if native else leaf
+    # The CPU the Python frame spent itself, by the line it was on (a coroutine's own
+    # ``re``/``json`` call is its own time: its line, not its ``def``, is where it ran).
+    lines = python.setdefault("cpu_lines", {})
+    line = path[-2][4] if native else path[-1][4]
+    lines[line] = lines.get(line, 0.0) + seconds * (held + (0 if native and waits else idle)
+                                                    + (0 if native else free))
     leaf["self_seconds"] += seconds if not native else 0.0
     if native:
         # the native row holds the wait (or the GIL-free CPU); the GIL-held part stays
