@@ -163,12 +163,18 @@ def current_model(f: Facts) -> str:
     return ""
 
 
+def _loop_blocked_by_cpu(findings) -> bool:
+    """The event loop is blocked more by CPU than by waits."""
+    blocking = [x for x in findings if x.kind == "blocking_in_event_loop"]
+    cpu = sum(x.seconds for x in blocking if x.cause == "cpu")
+    return bool(blocking) and cpu > sum(x.seconds for x in blocking if x.cause != "cpu")
+
+
 def preference(f: Facts, answers: dict[str, Answer], findings) -> list[str]:
     io, gil, nogil = f.shares[IO_WAIT], f.shares[CPU_GIL], f.shares[CPU_NOGIL]
     blocking = [x for x in findings if x.kind == "blocking_in_event_loop"]
     if blocking:
-        cpu = sum(x.seconds for x in blocking if x.cause == "cpu")
-        if cpu > sum(x.seconds for x in blocking if x.cause != "cpu"):
+        if _loop_blocked_by_cpu(findings):
             return ["asyncio+multiprocessing", "asyncio", "multiprocessing", "threads"]
         return ["asyncio", "asyncio+multiprocessing", "threads", "multiprocessing"]
     if io < gil + nogil:
@@ -196,8 +202,10 @@ def recommend(f: Facts, answers: list[Answer], findings) -> Recommendation:
     estimates = {m: round(_estimate(work, m, f), 2) for m in MODELS}
     today = current_model(f)
     order = preference(f, by_key, findings)
-    if today in order and estimates[today] >= MIN_GAIN:
-        # A program that already uses a model that still pays keeps it first.
+    if today in order and estimates[today] >= MIN_GAIN and not _loop_blocked_by_cpu(findings):
+        # A program that already uses a model that still pays keeps it first; not an event
+        # loop blocked mostly by CPU: asyncio alone leaves that CPU on the loop (its gain is
+        # the waits'), the fix hands it to a pool.
         order = [today] + [m for m in order if m != today]
     best = max(estimates.values())
     eligible = [m for m in order if estimates[m] >= best * NEAR_BEST and estimates[m] >= MIN_GAIN]
