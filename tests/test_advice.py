@@ -109,6 +109,24 @@ def test_a_periodic_chore_is_found_when_the_work_units_cpu_is_spread_over_its_ca
     assert rec["model"] == "threads"
 
 
+def test_a_chore_on_a_timer_that_ran_more_often_on_a_slow_machine_is_still_a_chore():
+    """On a slower or busier machine the same work takes longer, so a chore on a timer runs
+    more often and its waits grow: here the work is 0.2 s of CPU, 4% of the run, and the
+    chore's 95 flushes made 190 connections (over 50: the 'many connections' rule would
+    say asyncio). It is still background work for a thread."""
+    urlopen = f"{LIB}/urllib/request.py:200:urlopen"
+    g = (Graph().call(py("<module>"), py("main", 30), 1, 5.0)
+         .call(py("main", 30), py("process_batch", 10), 7500, 0.2).own(py("process_batch", 10), 0.2, 7500)
+         .call(py("main", 30), py("flush", 50), 95, 4.8).own(py("flush", 50), 0.02, 95)
+         .call(py("flush", 50), urlopen, 190, 4.78)
+         .call(urlopen, native("_socket.socket.connect"), 190, 0.1)
+         .call(urlopen, native("_socket.socket.recv_into"), 760, 4.68))
+    rec = analyse(measurement(g)).recommendation
+    answers = {a["key"]: a["answer"] for a in rec["checklist"]}
+    assert answers["background"] == "yes"
+    assert rec["model"] == "threads"
+
+
 def test_idle_pool_workers_waiting_for_work_are_not_the_program_waiting():
     """8 strips of pure Python on a thread pool whose workers then idle on the queue (30%
     of their time): that idle time is no I/O to overlap, so no asyncio-and-processes mix."""

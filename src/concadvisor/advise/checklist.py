@@ -207,6 +207,11 @@ def q_background(f: Facts) -> Answer:
                   f"{work['unit']}() runs {times(work)} times; {describe_site(site, IO_WAIT)}.")
 
 
+# The work beside a chore must be measurable: this share of the run, or this much CPU.
+CHORE_WORK_SHARE = 0.05
+CHORE_WORK_SECONDS = 0.05
+
+
 def periodic_chore(f: Facts):
     """A waiting unit that runs far less often than the CPU work unit beside it."""
     waits, cpu = f.wait_sites(), f.cpu_sites()
@@ -215,10 +220,13 @@ def periodic_chore(f: Facts):
     site, work = waits.iloc[0], cpu.iloc[0]
     # The work unit's CPU over all its call sites: its own code and each native it calls
     # are sites of their own, and the biggest alone may be a small part of it.
-    # The bar is low: a chore on a timer runs more often when a profiler slows the work
-    # (periodic_flush's work was 9.9% of the run under yappi, 15-25% unprofiled).
+    # The bar is low, and absolute once the run is long: a chore on a timer runs more often
+    # whenever the work runs slower (a profiler, a busy or slower machine), so its waits grow
+    # while the work's CPU stays what it is (periodic_flush's work was 9.9% of the run under
+    # yappi, 15-25% unprofiled, 7% under cProfile beside other jobs).
     same_unit = (cpu["unit"] == work["unit"]) & (cpu["unit_file"] == work["unit_file"])
-    if site["unit"] == work["unit"] or float(cpu.loc[same_unit, "cpu"].sum()) < 0.05 * f.total_seconds:
+    bar = min(CHORE_WORK_SHARE * f.total_seconds, CHORE_WORK_SECONDS)
+    if site["unit"] == work["unit"] or float(cpu.loc[same_unit, "cpu"].sum()) < bar:
         return None
     if site["repeats"] >= 2 and work["repeats"] >= 5 * site["repeats"]:
         return site, work
