@@ -87,6 +87,10 @@ def test_sequential_subprocess_jobs_are_listed_one_by_one_with_their_cpu(tmp_pat
     for child in judged:
         assert str(child["pid"]) in report
     assert "not I/O to overlap" in report and "bounded by the cores" in report
+    if data["recommendation"]["model"] == "threads" and "max_workers=" in report:
+        # a thread pool around CPU-bound child jobs gets one worker per core, not one per job
+        cores = data["target"]["cpu_count"]
+        assert f"ThreadPoolExecutor(max_workers={min(cores, 3)})" in report
     # ...also when rendered again from the saved JSON.
     again = tmp_path / "again.md"
     done = run_cli("report", tmp_path / "result.json", "-o", again, cwd=tmp_path)

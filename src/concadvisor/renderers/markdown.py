@@ -122,7 +122,8 @@ class MarkdownRenderer(Renderer):
                              f"in {code(change.get('function'))}: {float(change.get('seconds', 0)):.2f} s"
                              + (f"; the loop at {code(loop)} runs {code(change.get('unit'))} "
                                 f"{repeats_text(change)} times" if loop else ""))
-        sketches = sketches_for(model, changes, r.findings)
+        sketches = sketches_for(model, changes, r.findings,
+                                child_cores=int(r.target.get("cpu_count") or 1) if cpu_bound_children(r) else None)
         if sketches:
             lines += ["", "### Before and after, at your lines", ""]
             for sketch in sketches:
@@ -210,6 +211,19 @@ def children_section(r: Result) -> str:
     return "## Child processes\n\n" + head + "\n\n" + table + more + "\n" + _children_advice(r, max(cpu, total), children)
 
 
+def cpu_bound_children(r: Result) -> float:
+    """CPU seconds of the target's child processes when they computed (CPU-bound, a good
+    share of the target's waiting), else 0."""
+    children = [c for c in (r.extra.get("children") or []) if isinstance(c, dict)]
+    cpu = max(float(r.extra.get("children_cpu_seconds") or 0.0),
+              sum(float(c.get("cpu_seconds") or 0) for c in children))
+    wall = sum(float(c.get("wall_seconds") or 0) for c in children)
+    waited = float((r.extra.get("category_seconds") or {}).get("io_wait") or 0.0)
+    if cpu < 0.1 or cpu < 0.2 * waited or (children and wall > 0 and cpu / wall < CPU_BOUND_CHILDREN):
+        return 0.0
+    return cpu
+
+
 def _children_advice(r: Result, cpu: float, children) -> str:
     """What the target's wait on its children means for concurrency."""
     if cpu < 0.1:
@@ -223,8 +237,8 @@ def _children_advice(r: Result, cpu: float, children) -> str:
             f"of CPU{' (CPU-bound)' if children else ''}. Overlapped, they share this machine's {cores} cores: "
             f"running the jobs concurrently gains at most {cores}x on that part ({cpu / max(cores, 1):.2f} s at "
             f"best instead of {cpu:.2f} s). For sequential CPU-bound jobs, run them concurrently bounded by the "
-            f"cores: at most {cores} at a time (`ProcessPoolExecutor(max_workers={cores})`, or {cores} `Popen` "
-            "in flight).\n")
+            f"cores: at most {cores} at a time (a `ThreadPoolExecutor(max_workers={cores})` around the "
+            f"`subprocess.run` calls, {cores} `Popen` in flight, or {cores} `multiprocessing.Process` at once).\n")
 
 
 def busy_warning(r: Result) -> str:

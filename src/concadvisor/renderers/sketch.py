@@ -220,14 +220,17 @@ def items_name(loop: Loop) -> str:
 
 # ---------------------------------------------------------------- one sketch per model
 
-def sketches_for(model: str, changes: list[dict], findings: list[dict] = ()) -> list[Sketch]:
-    """The sketches the report shows for ``model``: the loop to change, or the blocking lines."""
+def sketches_for(model: str, changes: list[dict], findings: list[dict] = (),
+                 child_cores: int | None = None) -> list[Sketch]:
+    """The sketches the report shows for ``model``: the loop to change, or the blocking lines.
+    ``child_cores``: the waits are on child processes that compute (CPU-bound), so a pool
+    running them gets no more workers than that many cores."""
     out = []
     if model in ("asyncio", "asyncio+multiprocessing"):
         out.extend(blocking_fixes(findings))
     change = _driving_change(changes, model)
     if change is not None:
-        sketch = loop_sketch(model, change, changes)
+        sketch = loop_sketch(model, change, changes, child_cores)
         if sketch is not None:
             out.append(sketch)
     return out
@@ -250,7 +253,7 @@ def repeats_text(change: dict) -> str:
     return f"at least {repeats}" if change.get("repeats_at_least") else str(repeats)
 
 
-def loop_sketch(model: str, change: dict, changes: list[dict]) -> Sketch | None:
+def loop_sketch(model: str, change: dict, changes: list[dict], child_cores: int | None = None) -> Sketch | None:
     unit = str(change.get("unit") or "")
     loop = find_loop(change.get("loop_location", ""))
     mapped = (map_unit(loop, unit, processes=model == "multiprocessing")
@@ -268,8 +271,12 @@ def loop_sketch(model: str, change: dict, changes: list[dict]) -> Sketch | None:
     helper = mapped.helper + "\n" if mapped.helper else ""
     if model == "threads":
         lanes = max(2, min(repeats, THREAD_LANES))
+        why = f"one thread per {unit}(), up to {THREAD_LANES}"
+        if child_cores and change.get("family") == "subprocess":
+            # each job is a child process computing: more at once than cores only take turns
+            lanes, why = max(1, min(repeats, child_cores)), "CPU-bound child processes: at most one per core"
         after = ("from concurrent.futures import ThreadPoolExecutor\n\n" + helper + prepare +
-                 f"with ThreadPoolExecutor(max_workers={lanes}) as pool:   # one thread per {unit}(), up to {THREAD_LANES}\n" +
+                 f"with ThreadPoolExecutor(max_workers={lanes}) as pool:   # {why}\n" +
                  rewrite_loop(loop, mapped, f"pool.map({mapped.function}, {items})", items, "    ") + "\n")
         note = f"`pool.map` keeps the order of `{items}`; each {unit}() waits in its own thread."
     elif model == "multiprocessing":
