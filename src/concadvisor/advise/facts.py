@@ -98,6 +98,17 @@ def _through_blocking_api(site) -> bool:
     return FAMILIES.get(site["family"], {}).get("blocking_library") == "yes"
 
 
+def _children_run_queue(measurement: Measurement) -> float:
+    """Seconds the target's child processes were runnable but waiting for a CPU: demand
+    for the cores as much as their CPU time is (overlapping CPU-bound children on c cores
+    divides both by c at best, never more)."""
+    found = measurement.extra.get("run_queue") or {}
+    try:
+        return max(float(found.get("children_seconds") or 0.0), 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
 def gather_facts(measurement: Measurement) -> Facts:
     seconds = category_seconds(measurement)
     sites = call_sites(measurement)
@@ -125,7 +136,7 @@ def gather_facts(measurement: Measurement) -> Facts:
         threads_counted=working,
         threads_total=len(threads),
         connections=int(connects),
-        children_cpu_seconds=measurement.children_cpu_seconds,
+        children_cpu_seconds=measurement.children_cpu_seconds + _children_run_queue(measurement),
         uses_asyncio=uses_asyncio,
         uses_threads=uses_threads,
         uses_processes=uses_processes,
