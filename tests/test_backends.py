@@ -171,13 +171,16 @@ def test_taking_out_the_profilers_cost_leaves_the_real_work(tmp_path, write_scri
         return float(plain.stdout.split()[-1])
 
     # Plain runs before and after: a busy machine (another process on the same core's
-    # sibling) stretches CPU time itself, so the work is held against both.
+    # sibling) stretches CPU time itself, so the work is held against both. Margin: beside
+    # a CPU hog the plain runs read 0.97 s where the profiled run (hog on its own vCPU,
+    # the queueing taken out) read 0.64 s; the cheap-instruction factor left 0.26-0.41 s
+    # of 0.55-0.8 s.
     before = plain_cpu()
     done, data = profile_json(tmp_path, script, "--backend", backend)
     after = plain_cpu()
     assert done.returncode == 0, done.stderr[-2000:]
     work = sum(data["category_seconds"][c] for c in ("io_wait", "cpu_gil", "cpu_nogil"))
-    assert 0.7 * min(before, after) <= work <= 1.6 * max(before, after), (work, before, after)
+    assert 0.6 * min(before, after) <= work <= 1.6 * max(before, after), (work, before, after)
 
 
 def test_native_calls_repeated_in_a_comprehension_are_repeats_under_the_default_backend(tmp_path, write_script):

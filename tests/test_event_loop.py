@@ -172,7 +172,7 @@ CPU_SHAPES = {
             await asyncio.gather(*(job(i) for i in range(10)))
 
         asyncio.run(main())
-    ''', 10, ("cprofile", "yappi", "auto")),
+    ''', 10, ("cprofile", "auto")),  # yappi judges steps as cProfile does: one shape runs it
     # a generator expression's 600k resumptions, all inside one step of the coroutine.
     "genexpr_in_a_step": ('''
         import asyncio
@@ -187,7 +187,7 @@ CPU_SHAPES = {
             await asyncio.gather(*(job(i) for i in range(8)))
 
         asyncio.run(main())
-    ''', 5, ("cprofile", "yappi", "auto")),
+    ''', 5, ("cprofile", "auto")),
 }
 
 
