@@ -22,7 +22,7 @@ from benchmarks.corpus.generate import (ASYNC_MODES, CATEGORY, MODELS, WAIT_KIND
                                         pick_slice, sample_specs, write_program)
 from benchmarks.corpus.run import CATEGORIES, run_corpus  # noqa: E402
 
-SEED, POOL, SLICE, SCALE = 7, 300, 16, 0.6  # 16 programs: about 30 s here
+SEED, POOL, SLICE, SCALE = 7, 300, 12, 0.6  # 12 programs: about 25 s here
 
 # shape -> why the tool gets it wrong today (a predicate on the Spec, and the reason), from
 # the full corpus (python -m benchmarks corpus: 200 programs under auto, 195 right; the
@@ -104,7 +104,7 @@ def test_the_split_is_near_the_plain_runs_own_timing(corpus):
         within += all(abs(e) <= 0.2 for e in found.values())
         for c, e in found.items():
             errors[c].append(abs(e))
-    assert total >= 10
+    assert total >= len(outcomes) // 2  # the sequential and asyncio programs: 10 of the 12 here
     for c, values in errors.items():
         assert sorted(values)[len(values) // 2] <= 0.1, (c, sorted(values))
     # Wide: on a busy machine the profiled run waits for a CPU and its split moves (the tool

@@ -71,6 +71,7 @@ def describe(sampling, interval: float, *, paths=(), library_paths=(), runner_fi
         return []
     lines = commands(paths)
     parent_line = lines.get(sampling.pid, "")
+    parent_roots = _root_files([t for t in sampling.every if t.pid in (0, sampling.pid)])
     out = []
     for pid in pids:
         views = {kind: [t for t in getattr(sampling, kind) if t.pid == pid]
@@ -86,8 +87,24 @@ def describe(sampling, interval: float, *, paths=(), library_paths=(), runner_fi
                                                run_queue=_run_queue(poller, pid))
         line = lines.get(pid)
         forked = bool(line) and line == parent_line
+        if forked and not (_root_files([main]) & parent_roots):
+            # py-spy read its command line between fork and exec: it runs other code than
+            # the target's, a program of its own whose command line is not known
+            forked, line = False, f"(a program the target started: {entry.get('location') or '?'})"
         out.append(_summary(pid, line, forked, target_command, entry, wall, measurement))
     return out
+
+
+def _root_files(threads) -> set:
+    """The files of the outermost Python frames of these threads' samples (a forked child
+    keeps its parent's: it runs on from the fork inside the parent's code)."""
+    found = set()
+    for thread in threads:
+        for stack in thread.stacks:
+            python = [frame for frame in stack if frame[1] and not str(frame[0]).startswith("process ")]
+            if python:
+                found.add(python[0][1])
+    return found
 
 
 def _main_thread(threads, pid):
