@@ -222,8 +222,8 @@ def periodic_chore(f: Facts):
     # are sites of their own, and the biggest alone may be a small part of it.
     # The bar is low, and absolute once the run is long: a chore on a timer runs more often
     # whenever the work runs slower (a profiler, a busy or slower machine), so its waits grow
-    # while the work's CPU stays what it is (periodic_flush's work was 9.9% of the run under
-    # yappi, 15-25% unprofiled, 7% under cProfile beside other jobs).
+    # while the work's CPU stays what it is (a metrics worker's batches measured 15-25% of
+    # its run unprofiled, 9.9% under yappi, 7% under cProfile beside other jobs).
     same_unit = (cpu["unit"] == work["unit"]) & (cpu["unit_file"] == work["unit_file"])
     bar = min(CHORE_WORK_SHARE * f.total_seconds, CHORE_WORK_SECONDS)
     if site["unit"] == work["unit"] or float(cpu.loc[same_unit, "cpu"].sum()) < bar:
