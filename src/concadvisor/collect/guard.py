@@ -29,9 +29,9 @@ SCAN_SECONDS = 0.05
 GIVE_UP_SECONDS = 10.0  # a process that will not die (uninterruptible sleep) is left then
 
 
-def marked_processes(token: str, skip: tuple[int, ...] = ()) -> list[int]:
-    """Live processes whose environment carries ``CONCADVISOR_GUARD=token`` (Linux /proc)."""
-    needle = f"\0{GUARD_VARIABLE}={token}\0".encode()
+def marked_processes(token: str, skip: tuple[int, ...] = (), variable: str = GUARD_VARIABLE) -> list[int]:
+    """Live processes whose environment carries ``variable=token`` (Linux /proc)."""
+    needle = f"\0{variable}={token}\0".encode()
     found = []
     try:
         names = os.listdir("/proc")

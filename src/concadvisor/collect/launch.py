@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .guard import Guard
+from .guard import Guard, marked_processes
 
 RUNNER = Path(__file__).with_name("target_runner.py")
 TREE_VARIABLE = "CONCADVISOR_TREE"
@@ -206,24 +206,7 @@ def _wait(child: subprocess.Popen, timeout: float | None, stopper: _Stopper) -> 
 
 def tree_processes(token: str) -> list[int]:
     """Live processes (other than this one) whose environment carries the run's marker."""
-    needle = f"\0{TREE_VARIABLE}={token}\0".encode()
-    me = os.getpid()
-    found = []
-    try:
-        names = os.listdir("/proc")
-    except OSError:  # no /proc (macOS): nothing to find
-        return found
-    for name in names:
-        if not name.isdigit() or int(name) == me:
-            continue
-        try:
-            with open(f"/proc/{name}/environ", "rb") as handle:
-                environ = handle.read()
-        except OSError:  # gone, or another user's
-            continue
-        if needle in b"\0" + environ:
-            found.append(int(name))
-    return found
+    return marked_processes(token, skip=(os.getpid(),), variable=TREE_VARIABLE)
 
 
 def stop_tree(token: str, grace: float = GRACE_SECONDS) -> list[int]:
