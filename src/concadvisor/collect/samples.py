@@ -254,7 +254,11 @@ def _leaf_shares(thread: ThreadSamples, active: Counter, gil: Counter, contended
     seen = sum(counts[leaf][0] for leaf in python)
     running = sum(min(max(counts[leaf][1], counts[leaf][2]), counts[leaf][0]) for leaf in python)
     queued = max(seen - running, 0) / seen if seen and contended else 0.0
-    shares = {leaf: HeldLine((queued, 1.0 - queued, 0.0)) for leaf in python}
+    shares = {leaf: HeldLine((queued, 1.0 - queued, 0.0)) for leaf in python if leaf not in held_lines}
+    for leaf in python:
+        if leaf in held_lines:  # its GIL-free share is measured (a hash of a big block on it)
+            idle, held, free = _split(*counts[leaf])
+            shares[leaf] = HeldLine((queued * (idle + held), (1.0 - queued) * (idle + held), free))
     pooled = defaultdict(lambda: [0.0, 0.0, 0.0])
     for leaf, found in counts.items():
         if leaf not in shares:
