@@ -61,13 +61,19 @@ def start(tmp_path, backend: str, tag: str) -> subprocess.Popen:
 
 
 def run_names(tag: str) -> set[str]:
+    """Each process's command line with paths cut to their last part.
+
+    Whole paths differ by checkout (a clone under a long directory name pushed
+    ``target_runner`` past any fixed cut), so only the names are kept, all of them.
+    """
     names = set()
     for pid in tagged(tag):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                names.add(handle.read().replace(b"\0", b" ").decode(errors="replace")[:80])
+                argv = handle.read().decode(errors="replace").split("\0")
         except OSError:
-            pass
+            continue
+        names.add(" ".join(os.path.basename(arg) if "/" in arg else arg for arg in argv if arg))
     return names
 
 
