@@ -408,8 +408,10 @@ def _check_speedscope_shape(doc: dict) -> None:
 
 @pytest.mark.slow
 def test_speedscope_export_is_a_valid_file_with_categories_visible(tmp_path, write_script):
+    # A call-free loop: about 0.1 s of CPU in all here, next to 0.8 s of sleeps.
     script = write_script("mixed.py", SEQUENTIAL_SLEEPS.replace(
-        "    return job * 2", "    return sum(i * i for i in range(60_000)) + job"))
+        "    return job * 2",
+        "    total = job\n    for i in range(200_000):\n        total += i * i\n    return total"))
     flame = tmp_path / "flame" / "mixed.speedscope.json"
     done, data = profile_json(tmp_path, script, "--backend", "cprofile", "--speedscope", flame)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -426,10 +428,10 @@ def test_speedscope_export_is_a_valid_file_with_categories_visible(tmp_path, wri
             assert names[-1].startswith("[io_wait]"), names
             assert "wait_for" in names and names.index("wait_for") < names.index("time.sleep")
     assert leaves.get("[io_wait] waiting", 0) >= 0.5        # ten sleeps of 80 ms
-    assert leaves.get("[cpu_gil] CPU holding the GIL", 0) > 0.05
-    # the weights are the measured seconds: close to what the run measured
+    assert leaves.get("[cpu_gil] CPU holding the GIL", 0) > 0.03   # on a host 2x slower or faster
+    # the weights are the measured seconds (profiler's cost and run-queue wait taken out)
     measured = sum(data["category_seconds"][c] for c in ("io_wait", "cpu_gil", "cpu_nogil"))
-    assert sum(main["weights"]) == pytest.approx(measured, rel=0.25)
+    assert sum(main["weights"]) == pytest.approx(measured, rel=0.1)
     assert "speedscope: " in done.stderr
 
 

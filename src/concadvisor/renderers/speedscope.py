@@ -99,6 +99,17 @@ def _thread_stacks(rows, edges, frame) -> tuple[list[list[int]], list[float]]:
     for node in info:  # own time no root reached (e.g. only called from inside a cycle)
         if node not in reached and info[node][3] >= floor:
             _add_own(merged, (node,), info[node][3], info[node][3], info[node][5])
+    # The flows follow the edges, which may carry more than the rows' own times (a backend
+    # takes its profiler's cost or a run-queue wait out of the rows, not out of the edges):
+    # each category's weights are scaled to the thread's measured seconds of it.
+    measured = {c: sum(v[5].get(c, 0.0) for v in info.values()) for c in CATEGORIES}
+    drawn: dict[str, float] = {}
+    for (_, category), weight in merged.items():
+        drawn[category] = drawn.get(category, 0.0) + weight
+    for key in merged:
+        category = key[1]
+        if measured.get(category, 0.0) > 0 and drawn.get(category, 0.0) > 0:
+            merged[key] *= measured[category] / drawn[category]
     samples, weights = [], []
     for (path, category), weight in merged.items():
         if weight <= 0:
