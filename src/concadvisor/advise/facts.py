@@ -38,6 +38,7 @@ class Facts:
     process_cpu_seconds: float = 0.0
     unplaced_cpu: float = 0.0
     python: str = ""  # the target's Python version
+    pool: "PoolCost | None" = None  # a process pool's cost against its tasks (py-spy only)
     notes: list[str] = field(default_factory=list)
 
     # --- derived views ----------------------------------------------------------------
@@ -90,6 +91,82 @@ class Facts:
 
     def cpu_seconds(self) -> float:
         return max(self.seconds[CPU_GIL] - self.seconds.get("gil_wait", 0.0), 0.0) + self.seconds[CPU_NOGIL]
+
+
+@dataclass(frozen=True)
+class PoolCost:
+    """What the program's process pool cost, against the tasks it ran.
+
+    ``task_cpu``: the workers' CPU inside the program's own functions (the tasks);
+    ``worker_dispatch_cpu``: the rest of the workers' CPU (fetching, unpickling, sending
+    results); ``section_seconds``: the main thread's time in the pool's calls (start,
+    map/submit, waiting, shutdown); ``section_cpu``: its CPU there; ``helper_cpu``: the CPU
+    of the process's other threads (a pool's feeder and result threads); ``workers``: the
+    worker processes sampled; ``call``: where the program calls the pool longest.
+    """
+
+    task_cpu: float
+    worker_dispatch_cpu: float
+    section_seconds: float
+    section_cpu: float
+    helper_cpu: float
+    workers: int
+    call: dict = field(default_factory=dict)  # the busiest call into the pool (see _busiest_call)
+
+
+POOL_FILES = ("multiprocessing/", "concurrent/futures/")
+
+
+def _pool_cost(measurement: Measurement) -> PoolCost | None:
+    """From the workers' samples (``task_cpu_seconds``, see ``collect.children``) and the
+    main thread's calls into the pool's libraries; None without per-worker samples."""
+    children = [c for c in (measurement.extra.get("children") or []) if "task_cpu_seconds" in c]
+    if not children:
+        return None
+    task = sum(float(c["task_cpu_seconds"]) for c in children)
+    dispatch = sum(max(float(c["cpu_seconds"]) - float(c["task_cpu_seconds"]), 0.0) for c in children)
+    section, section_cpu, call = _main_thread_in_pool(measurement)
+    if section <= 0:
+        return None
+    return PoolCost(task_cpu=task, worker_dispatch_cpu=dispatch, section_seconds=section,
+                    section_cpu=section_cpu, helper_cpu=_thread_cpu(measurement)[1],
+                    workers=len(children), call=call)
+
+
+def _main_thread_in_pool(measurement: Measurement) -> tuple[float, float, dict]:
+    """(seconds, CPU seconds, busiest call) of the main thread inside the pool's own code:
+    the calls into it from outside it (start, map/submit, waiting, shutdown), and the CPU
+    of its frames and of the natives they called."""
+    threads, functions, edges = measurement.threads, measurement.functions, measurement.edges
+    main = threads.loc[threads["main"].astype(bool), "thread"]
+    if main.empty or functions.empty:
+        return 0.0, 0.0, {}
+    rows = functions[functions["thread"] == main.iloc[0]]
+    files = rows["file"].str.replace("\\", "/", regex=False)
+    pool_ids = set(rows.loc[files.str.contains("|".join(POOL_FILES), regex=True), "func_id"])
+    if not pool_ids:
+        return 0.0, 0.0, {}
+    calls = edges[(edges["thread"] == main.iloc[0])]
+    entering = calls[calls["callee_id"].isin(pool_ids) & ~calls["caller_id"].isin(pool_ids)]
+    section = float(entering["seconds"].sum())
+    natives_of_pool = set(calls.loc[calls["caller_id"].isin(pool_ids), "callee_id"])
+    inside = rows[rows["func_id"].isin(pool_ids) | (rows["native"] & rows["func_id"].isin(natives_of_pool))]
+    cpu = float(sum(inside[c].sum() for c in (CPU_GIL, CPU_NOGIL) if c in inside))
+    return section, cpu, _busiest_call(rows, entering)
+
+
+def _busiest_call(rows: pd.DataFrame, entering: pd.DataFrame) -> dict:
+    """The call into the pool that took longest: caller's file, line and function, callee."""
+    if entering.empty:
+        return {}
+    top = entering.sort_values("seconds", ascending=False).iloc[0]
+    by_id = rows.set_index("func_id")
+    if top["caller_id"] not in by_id.index or top["callee_id"] not in by_id.index:
+        return {}
+    caller, callee = by_id.loc[[top["caller_id"]]].iloc[0], by_id.loc[[top["callee_id"]]].iloc[0]
+    return {"file": str(caller["file"]), "line": int(top["line"] or caller["line"]),
+            "function": str(caller["function"]), "callee": str(callee["function"]),
+            "seconds": float(top["seconds"])}
 
 
 def _through_blocking_api(site) -> bool:
@@ -145,6 +222,7 @@ def gather_facts(measurement: Measurement) -> Facts:
         process_cpu_seconds=measurement.process_cpu_seconds,
         unplaced_cpu=_unplaced_cpu(measurement),
         python=str(target.get("python") or ""),
+        pool=_pool_cost(measurement) if uses_processes else None,
     )
 
 

@@ -196,11 +196,48 @@ def preference(f: Facts, answers: dict[str, Answer], findings) -> list[str]:
     return ["asyncio", "threads", "asyncio+multiprocessing", "multiprocessing"]
 
 
+# One py-spy sample at its 250 Hz: the least task CPU a worker is credited with.
+TASK_SAMPLE_SECONDS = 0.004
+
+
+def without_the_pool(f: Facts) -> float | None:
+    """today / after for running a process pool's tasks in a plain loop (None: no pool
+    measured, or nothing to gain).
+
+    Today's pool section is put at the least it can take: the workers' CPU (tasks and
+    their dispatch) spread over the workers on the cores, or the parent's own dispatch
+    CPU (the main thread in the pool's calls and the pool's helper threads, which share
+    its GIL), whichever is longer. Its measured wall time is not used: under a sampler
+    that follows the children it runs several times longer than plain. Without the pool
+    the tasks' own CPU runs once, in line; what ran outside the pool stays as it was.
+    """
+    pool = f.pool
+    if pool is None or pool.task_cpu + pool.worker_dispatch_cpu <= 0:
+        return None
+    lanes = max(min(pool.workers, f.cores), 1)
+    pool_today = max((pool.task_cpu + pool.worker_dispatch_cpu) / lanes, pool.section_cpu + pool.helper_cpu)
+    outside = max(f.wall_seconds - pool.section_seconds, 0.0)
+    # Tasks too short for the sampler to see: at least one sample of each worker's.
+    after = outside + max(pool.task_cpu, TASK_SAMPLE_SECONDS * pool.workers)
+    if after <= 0:
+        return None
+    return (outside + pool_today) / after
+
+
 def recommend(f: Facts, answers: list[Answer], findings) -> Recommendation:
     by_key = {a.key: a for a in answers}
     work = work_from_facts(f)
     estimates = {m: round(_estimate(work, m, f), 2) for m in MODELS}
     today = current_model(f)
+    plain_loop = without_the_pool(f) if today in ("multiprocessing", "asyncio+multiprocessing") else None
+    if plain_loop is not None and plain_loop >= MIN_GAIN and plain_loop >= max(estimates.values()):
+        # The pool costs more than the work it hands out: "none" is the change that pays.
+        estimates["none"] = round(plain_loop, 2)
+        return Recommendation(
+            model="none", alternatives=[], estimated_speedup=round(plain_loop, 2),
+            confidence=_confidence(f, estimates, "none"), checklist=answers, estimates=estimates,
+            reasons=[_why_drop_the_pool(f, plain_loop)], changes=_pool_changes(f), current_model=today,
+            work={k: round(v, 4) if isinstance(v, float) else v for k, v in work.__dict__.items()})
     order = preference(f, by_key, findings)
     if today in order and estimates[today] >= MIN_GAIN and not _loop_blocked_by_cpu(findings):
         # A program that already uses a model that still pays keeps it first; not an event
@@ -258,6 +295,26 @@ def _why(model: str, f: Facts, a: dict[str, Answer]) -> str:
     if model == "asyncio+multiprocessing":
         return "real waiting and real GIL-holding CPU: asyncio overlaps the waits, a process pool takes the CPU"
     return ""
+
+
+def _why_drop_the_pool(f: Facts, gain: float) -> str:
+    pool = f.pool
+    return (f"the process pool costs more than the work it hands out: its worker processes spent "
+            f"{pool.task_cpu:.3f} s of CPU in the tasks and {pool.worker_dispatch_cpu:.2f} s fetching them "
+            f"and sending results back, and this process {pool.section_cpu + pool.helper_cpu:.2f} s handing "
+            f"them out; calling the task in a plain loop is about {gain:.1f}x faster (or hand them out in "
+            f"far bigger chunks: chunksize, or a batch of items per task)")
+
+
+def _pool_changes(f: Facts) -> list[dict]:
+    """The pool call to replace: the main thread's busiest call into the pool."""
+    call = f.pool.call if f.pool is not None else {}
+    if not call:
+        return []
+    return [{"call": call["callee"], "location": where(call["file"], call["line"]),
+             "function": call["function"], "unit": call["callee"], "repeats": 1, "driver": "",
+             "loop_location": "", "seconds": round(call["seconds"], 4), "category": IO_WAIT,
+             "family": "pool"}]
 
 
 def _why_none(f: Facts, work: Work) -> str:

@@ -91,8 +91,42 @@ def describe(sampling, interval: float, *, paths=(), library_paths=(), runner_fi
             # py-spy read its command line between fork and exec: it runs other code than
             # the target's, a program of its own whose command line is not known
             forked, line = False, f"(a program the target started: {entry.get('location') or '?'})"
-        out.append(_summary(pid, line, forked, target_command, entry, wall, measurement))
+        summary = _summary(pid, line, forked, target_command, entry, wall, measurement)
+        pool_worker = forked or "multiprocessing" in (line or "")
+        share = _task_share(views["active"] or views["every"], pool_worker, library_paths, runner_file)
+        summary["task_cpu_seconds"] = round(summary["cpu_seconds"] * share, 4)
+        out.append(summary)
     return out
+
+
+def _task_share(threads, pool_worker: bool, library_paths, runner_file: str) -> float:
+    """The share of a child's on-CPU samples spent in the program's own tasks.
+
+    A pool's worker (a fork of the target, or a ``multiprocessing`` spawn) runs library
+    code that fetches a task, unpickles it, calls the program's function and sends back
+    the result: only samples where the program's own code runs below the library's (the
+    worker calling the task) are the task; the rest is the pool's dispatch. Any other
+    child (``python worker.py``) is the program's work throughout.
+    """
+    stacks = [stack for thread in threads for stack in thread.stacks if stack]
+    if not stacks:
+        return 1.0 if not pool_worker else 0.0
+    if not pool_worker:
+        return 1.0
+    in_task = 0
+    for stack in stacks:
+        started = seen_library = False  # frames above the program's first (a runner's) don't count
+        for name, file, _ in stack:
+            if not file or str(name).startswith("process "):
+                continue
+            if _own(file, library_paths, runner_file):
+                if seen_library:
+                    in_task += 1
+                    break
+                started = True
+            elif started and file != "~":
+                seen_library = True
+    return in_task / len(stacks)
 
 
 def _root_files(threads) -> set:

@@ -60,6 +60,10 @@ class MarkdownRenderer(Renderer):
                    f"**{float(rec.get('estimated_speedup', 1)):.1f}x** faster on this machine's "
                    f"{target.get('cpu_count')} cores (confidence {float(rec.get('confidence', 0)):.2f})."
                    if model != "none" else
+                   f"**Recommendation: none**: run the work without concurrency, estimated "
+                   f"**{float(rec.get('estimated_speedup', 1)):.1f}x** faster on this machine "
+                   f"(confidence {float(rec.get('confidence', 0)):.2f})."
+                   if float(rec.get("estimated_speedup", 1) or 1) > 1 else
                    f"**Recommendation: none**: no concurrency model is worth the change here "
                    f"(confidence {float(rec.get('confidence', 0)):.2f}).")
         reasons = "".join(f"\n- {md(x)}" for x in rec.get("reasons", []))
