@@ -137,10 +137,14 @@ def gil_contention(facts: Facts) -> list[Finding]:
     if share < GIL_WAIT_MIN_SHARE or wait < 0.1:
         return []
     sites = facts.cpu_sites()
-    workers = sites[sites["thread"] != _main_thread(facts)] if len(sites) else sites
-    site = (workers if len(workers) else sites).iloc[0] if len(sites) else None
-    location = where(site["file"], site["line"]) if site is not None else ""
-    function = f"{site['user_function']}()" if site is not None else ""
+    if not len(sites):
+        # Only library threads contend (a process pool's feeder and result threads): no
+        # line of the program's to change, and its advice is about the pool itself.
+        return []
+    workers = sites[sites["thread"] != _main_thread(facts)]
+    site = (workers if len(workers) else sites).iloc[0]
+    location = where(site["file"], site["line"])
+    function = f"{site['user_function']}()"
     return [Finding(
         "gil_contention", function, location, wait,
         f"{facts.threads_counted} threads ran Python for {python:.2f} s of thread time but got only "

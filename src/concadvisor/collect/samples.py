@@ -33,6 +33,8 @@ from ..table import Measurement, edges_frame, functions_frame, threads_frame
 from .leafcalls import bare_name, calls_at, def_line, native_at
 
 Frame = tuple  # (name, file, line) as the sampler reported it
+# No source file has more lines: a frame beyond it was read from memory being rewritten.
+MAX_LINE = 10_000_000
 _PROFILE_NAME = re.compile(r'^(?:Process (\d+) )?Thread (\d+) "(.*)"$')
 _THREAD_FRAME = re.compile(r"^thread \((\d+)\)(?:: (.*))?$")
 
@@ -62,6 +64,8 @@ def read_speedscope(path: str) -> list[ThreadSamples]:
         thread.name = thread.name or name
         for sample in profile.get("samples", []):
             stack = [frames[i] for i in sample]
+            if any(not 0 <= frame[2] <= MAX_LINE for frame in stack):
+                continue  # read mid-change (a thread ending): ``__spec__`` at ``__loader__:4293081040``
             while stack and not stack[0][1] and stack[0][2] == 0:
                 pseudo = _THREAD_FRAME.match(stack[0][0])
                 if pseudo and pseudo.group(2) and not thread.name:
