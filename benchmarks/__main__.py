@@ -1,4 +1,4 @@
-"""`make bench` / `python -m benchmarks [calibration|overhead|speedup|verdicts|corpus|all] [--quick]`.
+"""`make bench` / `python -m benchmarks [calibration|overhead|speedup|verdicts|corpus|stability|all] [--quick]`.
 
 Prints the tables the README's "How accurate is it" section shows, each with its targets.
 """
@@ -15,11 +15,12 @@ BACKENDS = ("auto", "cprofile", "yappi", "pyspy")
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("which", nargs="?", default="all", choices=("calibration", "overhead", "speedup", "verdicts", "corpus", "all"))
+    parser.add_argument("which", nargs="?", default="all", choices=("calibration", "overhead", "speedup", "verdicts", "corpus", "stability", "all"))
     parser.add_argument("--quick", action="store_true", help="one small case each (the tests' smoke mode)")
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--count", type=int, default=200, help="corpus: how many generated programs")
+    parser.add_argument("--stability-count", type=int, default=60, help="stability: how many corpus programs")
     parser.add_argument("--seed", type=int, default=1, help="corpus: the generator's seed")
     parser.add_argument("--keep", help="corpus: generate into this folder and keep it")
     parser.add_argument("--busy", type=int, default=0, metavar="N",
@@ -46,6 +47,12 @@ def main(argv=None) -> int:
         from .corpus import run as corpus
         text, _ = corpus.run(backends, count=6 if args.quick else args.count, seed=args.seed, keep=args.keep,
                              progress=lambda line: print(line, file=sys.stderr, flush=True))
+        print(text, "\n", flush=True)
+    if args.which in ("stability", "all"):
+        from . import stability
+        text, _ = stability.run(backends[0] if backends else "auto", count=3 if args.quick else args.stability_count,
+                                seed=args.seed, runs=args.repeats,
+                                progress=lambda line: print(line, file=sys.stderr, flush=True))
         print(text, "\n", flush=True)
     if args.which == "verdicts":
         text, right, total = verdicts.run(backends, quick=args.quick)

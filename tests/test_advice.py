@@ -146,3 +146,32 @@ def test_idle_pool_workers_waiting_for_work_are_not_the_program_waiting():
     assert answers["mix"]["answer"] == "no"
     assert "idle pool threads" in answers["mix"]["evidence"]
     assert result.recommendation["model"] == "multiprocessing"
+
+
+def test_a_bigger_change_never_wins_over_a_smaller_one_estimated_as_high():
+    """Many connections through a blocking client (urllib): the checklist leans to asyncio,
+    but threads are estimated as high and need no new client library."""
+    n, wait = 30, 0.05  # 30 downloads (no more than a thread pool's 32 lanes), each connecting twice
+    urlopen = f"{LIB}/urllib/request.py:200:urlopen"
+    g = (Graph().call(py("<module>"), py("main", 30), 1, n * wait + 0.05)
+         .call(py("main", 30), py("download", 10), n, n * wait + 0.04).own(py("download", 10), 0.04, n)
+         .call(py("download", 10), urlopen, n, n * wait)
+         .call(urlopen, native("_socket.socket.connect"), 2 * n, n * wait / 4)
+         .call(urlopen, native("_socket.socket.recv_into"), n * 4, n * wait * 3 / 4))
+    rec = analyse(measurement(g)).recommendation
+    answers = {a["key"]: a["answer"] for a in rec["checklist"]}
+    assert answers["many_connections"] == "yes"
+    assert rec["estimates"]["threads"] >= rec["estimates"]["asyncio"]
+    assert rec["model"] == "threads", rec["reasons"]
+    # the two are within the margin: the report names both
+    assert set(rec["close_call"]["models"]) == {"threads", "asyncio"}
+
+
+def test_equal_estimates_are_reported_as_a_close_call_and_clear_ones_are_not():
+    g = (Graph().call(py("main", 30), py("poll", 10), 20, 1.0)
+         .call(py("poll", 10), native("time.sleep"), 20, 1.0))
+    rec = analyse(measurement(g)).recommendation
+    assert rec["model"] == "asyncio" and rec["close_call"]["models"] == ["asyncio", "threads"]
+    assert "within 15%" in rec["close_call"]["why"]
+    clear = analyse(measurement(urllib_downloads(n=25))).recommendation  # threads; asyncio a bigger change
+    assert clear["model"] == "threads"

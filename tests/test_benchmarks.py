@@ -35,3 +35,13 @@ def test_overhead_smoke_prints_ratios_to_the_plain_run():
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "concadvisor --backend cprofile" in done.stdout and "x |" in done.stdout
+
+
+def test_stability_counts_a_disagreement_as_excused_only_when_every_run_named_it():
+    from benchmarks.stability import judge
+
+    assert judge([("threads", set())] * 3) == "stable"
+    named = {"threads", "asyncio"}
+    assert judge([("threads", named), ("asyncio", named), ("threads", named)]) == "close call"
+    assert judge([("threads", named), ("asyncio", set()), ("threads", named)]) == "unstable"
+    assert judge([("threads", set()), ("", set()), ("threads", set())]) == "failed"

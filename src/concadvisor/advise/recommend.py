@@ -3,8 +3,11 @@
 The speedup model (``speedup.py``) says what each model would gain here. Among the models
 that come within 15% of the best gain, the checklist decides the order of preference
 (blocking calls in a loop: asyncio; a blocking library: threads; GIL-holding CPU:
-processes; a mix: asyncio plus a process pool). Below a 1.25x gain nothing is worth the
-rewrite: ``none``, or the model the program already uses.
+processes; a mix: asyncio plus a process pool), except that a bigger change never wins
+over a smaller one estimated at least as high; the checklist's first choice also stands
+against a better estimate up to 1/0.6x, when it is the smaller change. Below a 1.25x gain
+nothing is worth the rewrite: ``none``, or the model the program already uses. A choice
+that another run could make differently is reported as a close call, naming both.
 """
 from __future__ import annotations
 
@@ -23,9 +26,11 @@ POOL_LIBRARIES = ("concurrent", "multiprocessing")
 IMPORT_MACHINERY = {"_find_and_load", "_handle_fromlist", "_call_with_frames_removed", "<module>"}
 # Below this much measured work a concurrency change can't pay for itself.
 MIN_WORK_SECONDS = 0.2
+# Models estimated within this share of the best are a close call: the order of
+# preference (the smaller change first) chooses among them, and the report names both.
 NEAR_BEST = 0.85
-# The checklist's first choice stands when it gets at least this share of the best gain:
-# the idealised model overrates process pools for small units and periodic chores.
+# The checklist's first choice stands against a better estimate when it is the smaller
+# change and gets at least this share of the best gain (the estimates' measured error).
 FIRST_CHOICE_SHARE = 0.6
 
 
@@ -42,6 +47,7 @@ class Recommendation:
     current_model: str = ""
     work: dict = field(default_factory=dict)
     more_cores: dict = field(default_factory=dict)
+    close_call: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -51,6 +57,7 @@ class Recommendation:
             "checklist": [a.to_dict() for a in self.checklist],
             "estimates": self.estimates, "reasons": self.reasons, "changes": self.changes,
             "current_model": self.current_model, "work": self.work, "more_cores": self.more_cores,
+            **({"close_call": self.close_call} if self.close_call else {}),
         }
 
 
@@ -246,8 +253,28 @@ def recommend(f: Facts, answers: list[Answer], findings) -> Recommendation:
         order = [today] + [m for m in order if m != today]
     best = max(estimates.values())
     eligible = [m for m in order if estimates[m] >= best * NEAR_BEST and estimates[m] >= MIN_GAIN]
-    if estimates[order[0]] >= max(MIN_GAIN, FIRST_CHOICE_SHARE * best) and order[0] not in eligible[:1]:
-        eligible.insert(0, order[0])
+    first = order[0]
+    passed_over = ""
+    blocking_libraries = f.blocking_library_share() >= 0.5
+
+    def change_size(model: str, today: str) -> int:
+        return _change_size(model, today, blocking_libraries)
+
+    if estimates[first] >= max(MIN_GAIN, FIRST_CHOICE_SHARE * best) and first not in eligible[:1]:
+        # The checklist's first choice stands against a better estimate only as the smaller
+        # change: the estimates run up to ~1.8x high on the sample apps, not enough to make
+        # a bigger rewrite pay for itself on paper alone.
+        top = max(eligible, key=lambda m: estimates[m]) if eligible else first
+        if change_size(first, today) < change_size(top, today):
+            eligible.insert(0, first)
+            passed_over = top
+    if eligible:
+        # A bigger change never wins over a smaller one estimated at least as high.
+        chosen = eligible[0]
+        smaller = [m for m in eligible if estimates[m] >= estimates[chosen]
+                   and change_size(m, today) < change_size(chosen, today)]
+        if smaller:
+            eligible.insert(0, max(smaller, key=lambda m: estimates[m]))
     blocking = [x for x in findings if x.kind == "blocking_in_event_loop"]
     reasons = []
     if f.total_seconds < MIN_WORK_SECONDS:
@@ -271,8 +298,70 @@ def recommend(f: Facts, answers: list[Answer], findings) -> Recommendation:
         model=model, alternatives=alternatives, estimated_speedup=float(speedup),
         confidence=confidence, checklist=answers, estimates=estimates, reasons=reasons,
         changes=changes_for(model, f), current_model=today,
+        close_call=close_call(model, estimates, eligible, today, f.total_seconds >= MIN_WORK_SECONDS,
+                              passed_over if model != passed_over else ""),
         work={k: round(v, 4) if isinstance(v, float) else v for k, v in work.__dict__.items()},
         more_cores=_more_cores(work, model))
+
+
+# How big a rewrite each model is, from what the program does today (0: it is that
+# already). An executor around the loop, or swapping one executor for another, is small;
+# an event loop needs awaitable calls down the stack.
+CHANGE_SIZE = {
+    "": {"threads": 1, "multiprocessing": 1, "asyncio": 1, "asyncio+multiprocessing": 2},
+    "threads": {"threads": 0, "multiprocessing": 1, "asyncio": 2, "asyncio+multiprocessing": 3},
+    "multiprocessing": {"multiprocessing": 0, "threads": 1, "asyncio+multiprocessing": 2, "asyncio": 2},
+    "asyncio": {"asyncio": 0, "asyncio+multiprocessing": 1, "threads": 2, "multiprocessing": 2},
+    "asyncio+multiprocessing": {"asyncio+multiprocessing": 0, "asyncio": 1, "multiprocessing": 1, "threads": 2},
+}
+
+
+def _change_size(model: str, today: str, blocking_libraries: bool = False) -> int:
+    """CHANGE_SIZE; moving waits that go through blocking libraries (urllib, requests,
+    subprocess, files: no awaitable form in the standard library) onto an event loop also
+    means a new client library, one step more."""
+    size = CHANGE_SIZE.get(today, CHANGE_SIZE[""]).get(model, 3)
+    if blocking_libraries and model.startswith("asyncio") and not today.startswith("asyncio"):
+        size += 1
+    return size
+
+
+def close_call(model: str, estimates: dict[str, float], eligible: list[str], today: str,
+               enough_work: bool = True, passed_over: str = "") -> dict:
+    """The runner-up when the choice could go either way on another run ({} when it can't).
+
+    A better estimate passed over for the smaller change, two models within NEAR_BEST of
+    each other (the order of preference chose), or a gain within the same margin of the
+    MIN_GAIN bar on either side (the model or "nothing to gain": ``today``, or none). A
+    few percent of measurement noise moves such a choice, so the report names both
+    instead of letting runs disagree in silence.
+    """
+    if not enough_work:
+        return {}
+    margin = round(1.0 - NEAR_BEST, 2)
+    staying = today or "none"
+    others = [m for m in eligible if m != model]
+    if passed_over:
+        rival = passed_over
+        margin = round(1.0 - FIRST_CHOICE_SHARE, 2)
+        why = (f"{rival} is estimated higher ({estimates[rival]:.1f}x against {estimates[model]:.1f}x), "
+               f"but within {1 / FIRST_CHOICE_SHARE:.2g}x, the estimates' own error, {model} is the smaller change")
+    elif others:
+        rival = others[0]
+        why = f"{model} and {rival} are estimated within {margin:.0%} of each other"
+    elif model in MODELS and model != today and estimates.get(model, 1.0) < MIN_GAIN / NEAR_BEST:
+        rival = staying
+        why = f"the gain of {model} is within {margin:.0%} of the {MIN_GAIN}x a change needs"
+    elif model == staying:
+        ranked = sorted((m for m in MODELS if m != today), key=lambda m: estimates.get(m, 0.0), reverse=True)
+        if not ranked or estimates.get(ranked[0], 0.0) < MIN_GAIN * NEAR_BEST:
+            return {}
+        rival = ranked[0]
+        why = f"the gain of {rival} is within {margin:.0%} of the {MIN_GAIN}x a change needs"
+    else:
+        return {}
+    return {"models": [model, rival], "margin": margin, "why": why,
+            "estimates": {m: estimates.get(m, 1.0) for m in (model, rival)}}
 
 
 def _why(model: str, f: Facts, a: dict[str, Answer]) -> str:

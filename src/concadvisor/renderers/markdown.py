@@ -117,6 +117,12 @@ class MarkdownRenderer(Renderer):
             rows = [(MODEL_NAMES.get(m, md(m)), f"{float(s):.2f}x") for m, s in estimates.items()]
             lines += ["", "Estimated speedup of each model on this machine:", "",
                       _table(["Model", "Estimated speedup"], rows)]
+        close = rec.get("close_call") or {}
+        if close.get("models"):
+            first, second = (MODEL_NAMES.get(m, md(m)) for m in close["models"][:2])
+            lines += ["", f"**Close call**: {md(close.get('why', ''))}. Another run may pick {second}; "
+                          f"{first} is chosen here (within the margin, the smaller change and the "
+                          "checklist's order decide). Measure both if the choice matters."]
         changes = rec.get("changes", [])
         if changes:
             lines += ["", "### The change to make", ""]
