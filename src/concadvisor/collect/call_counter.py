@@ -127,12 +127,7 @@ _WRAPPERS = {enumerate: slice(0, 1), zip: slice(0, None), map: slice(1, None)}  
 
 def install(is_user_file, runpy_module):
     """Count calls in every user file compiled from now on (imports and the main script)."""
-    setattr(builtins, COUNTER, _events)
-    setattr(builtins, NEXT, next)
-    setattr(builtins, LOOPS, _loops)
-    setattr(builtins, NOW, _now)
-    setattr(builtins, LONGEST, _longest)
-    setattr(builtins, KEEP_MAX, heapq.heappushpop)
+    prepare()
     sys.meta_path.insert(0, _UserFinder(is_user_file))
     real_compile = compile
 
@@ -145,6 +140,19 @@ def install(is_user_file, runpy_module):
         return real_compile(source, filename, mode, *args, **kwargs)
 
     runpy_module.compile = counting_compile  # runpy compiles the main script with compile()
+
+
+def prepare():
+    """What counted code calls, as builtins, and the clock's cost: once per process (the
+    runner's ``install``; ``loaded_counts`` for code already loaded)."""
+    if getattr(builtins, COUNTER, None) is _events:
+        return
+    setattr(builtins, COUNTER, _events)
+    setattr(builtins, NEXT, next)
+    setattr(builtins, LOOPS, _loops)
+    setattr(builtins, NOW, _now)
+    setattr(builtins, LONGEST, _longest)
+    setattr(builtins, KEEP_MAX, heapq.heappushpop)
     _clock[0] = _clock_cost()
     _total[1] = _now()
     _monitor_calls()
