@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .collect.pyspy import PySpyUnavailable
     from .result import Result, ResultError
 
-_WHERE = {"Advice": "api", "UsageError": "api", "advise": "api", "attach": "api", "load": "api",
+_WHERE = {"Advice": "api", "UsageError": "api", "attach": "api", "load": "api",
           "profile_script": "api", "NothingMeasured": "collect", "PySpyUnavailable": "collect.pyspy",
           "Result": "result", "ResultError": "result"}
 
@@ -43,6 +43,25 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+class _AdvisePackage(type(__import__("sys"))):
+    """``concadvisor.advise`` is the ``advise/`` package (the checklist, the speedup model)
+    and, called, the API's ``advise()``, which measures a block (see ``api.advise``): the
+    package had the name first, and ``import concadvisor.advise.checklist`` sets it as the
+    package's attribute, so the package itself answers the call."""
+
+    def __call__(self, report=None, **options):
+        from .api import advise as measure_block
+
+        return measure_block(report, **options)
+
+
+from . import advise as _advise  # noqa: E402  (a namespace package: nothing in it runs)
+
+_advise.__class__ = _AdvisePackage
+_advise.__doc__ = ("with concadvisor.advise(report=None, *, json=None, backend='auto') as advice: "
+                   "measure the block in this process; advice.result is the Result (see concadvisor.api.advise)")
 
 
 def load_ipython_extension(ipython) -> None:

@@ -29,22 +29,28 @@ class UsageError(ValueError):
 
 
 def profile_script(path: PathLike, args: Sequence[str] = (), backend: Backend = "auto", *,
-                   module: bool = False, timeout: float | None = None, python: str | None = None,
-                   progress=None, on_start: Callable[[], None] | None = None,
-                   on_measurement: Callable[[Measurement], None] | None = None) -> Result:
+                   module: bool = False, timeout: float | None = None, python: str | None = None) -> Result:
     """Run ``path`` (a script, or a module name with ``module=True``) with ``args`` in a
     process of its own, as ``python path args`` would, under ``backend``; return the Result.
 
     ``timeout`` stops it after that many seconds (what ran is measured); ``python`` is
     the interpreter to run it with (default: the active virtualenv's, else this one).
-    ``progress``, ``on_start`` and ``on_measurement`` are for front ends (the CLI's status
-    line, its chart process, its flame graph export). Raises ``UsageError`` before
-    running anything, ``NothingMeasured`` when the target ended before anything was saved.
+    Raises ``UsageError`` before running anything, ``NothingMeasured`` when the target
+    ended before anything was saved.
     """
-    from .collect.launch import TargetSpec
+    _check_backend(backend)
+    spec = target_spec(str(path), list(args), module=module, timeout=timeout, python=python)
+    return profile_target(spec, backend)
+
+
+def profile_target(spec, backend: Backend = "auto", *, progress=None,
+                   on_start: Callable[[], None] | None = None,
+                   on_measurement: Callable[[Measurement], None] | None = None) -> Result:
+    """``profile_script`` for a checked ``TargetSpec`` (``target_spec``), with what front
+    ends hook in: ``progress`` (the CLI's status line), ``on_start()`` once the target runs
+    (its chart process starts then), ``on_measurement(measurement)`` (its flame graph)."""
     from .pipeline import profile
 
-    spec = target_spec(str(path), list(args), module=module, timeout=timeout, python=python)
     _check_backend(backend)
     return profile(spec, backend, progress=progress, measured=on_measurement, started=on_start)
 

@@ -67,19 +67,24 @@ class Block:
         self.sched_start: dict = {}
         self.usage_start = (0.0, 0.0)
         self.wall_start = 0.0
+        self.own_cpu = 0.0  # the tool's own threads' CPU in the block (taken out of rusage's)
 
     # --- start ------------------------------------------------------------------------
     def start(self) -> "Block":
         from .schedstat import start_poller
 
         try:
-            if self.count_calls:
+            if self.count_calls and self.requested in ("auto", "pyspy"):
+                # samples cannot count calls; a profiler inside counts them itself
                 from .loaded_counts import LoadedCounts
 
                 self.counter = LoadedCounts(is_user_file(library_paths()), self.namespaces,
                                             first_file=self.first_file)
                 self.counter.start()
             self.watch = self._watch()
+            if self.backend != "pyspy" and self.counter is not None:
+                self.counter.close()
+                self.counter = None
             self.poller = start_poller(self.pid)
             self.sched_start = _schedstat_now(self.pid)
             self.usage_start = _usage()
@@ -133,7 +138,7 @@ class Block:
             self.close()
         cpu = [now - before for now, before in zip(usage, self.usage_start)]
         measurement.children_cpu_seconds = max(cpu[1], 0.0)
-        measurement.process_cpu_seconds = max(cpu[0] - self._own_cpu(measurement), 0.0)
+        measurement.process_cpu_seconds = max(cpu[0] - self.own_cpu, 0.0)
         measurement.notes[:0] = self.notes
         said = self.counter.note() if self.counter is not None else None
         if said:
@@ -153,10 +158,13 @@ class Block:
             self.poller.stop()
 
     def _own_threads(self) -> set[int]:
-        own = set()
-        if self.poller is not None and self.poller._thread.native_id:
-            own.add(self.poller._thread.native_id)
-        return own
+        """The native ids of the tool's threads here (the run-queue poller)."""
+        poller = self.poller._thread if self.poller is not None else None
+        return {poller.native_id} if poller is not None and poller.native_id else set()
+
+    def own_idents(self) -> set[int]:
+        poller = self.poller._thread if self.poller is not None else None
+        return {poller.ident} if poller is not None and poller.ident else set()
 
     def _run_queue(self, raw: dict, own: set[int]) -> dict:
         """``schedstat.run_queue`` of the block, without the tool's thread and processes."""
@@ -167,17 +175,13 @@ class Block:
             self.poller.children = {key: v for key, v in self.poller.children.items()
                                     if key[0] not in samplers}
         found = run_queue(raw, self.poller)
+        self.own_cpu = sum(v for tid, v in (found.get("on_cpu") or {}).items() if tid in own)
         for key in ("threads", "measured_threads", "on_cpu"):
             if key in found:
                 found[key] = {tid: v for tid, v in found[key].items() if tid not in own}
-        self.own_cpu = sum(v for tid, v in (run_queue(raw, self.poller).get("on_cpu") or {}).items()
-                           if tid in own)
         if found.get("available"):
             found["seconds"] = sum((found.get("measured_threads") or {}).values()) + found["children_seconds"]
         return found
-
-    def _own_cpu(self, measurement) -> float:
-        return float(getattr(self, "own_cpu", 0.0) or 0.0)
 
     def _target(self, error: BaseException | None) -> dict:
         interrupted = isinstance(error, KeyboardInterrupt)
@@ -331,6 +335,10 @@ class _Inside:
         self.patched = {name: getattr(threading.Thread, name) for name in ("_bootstrap_inner", "start")}
         self.profiler = backend
         backend.start()
+        if getattr(backend, "dispatch", None) is not None and threading.active_count() > 1:
+            # 3.12+: cProfile's hooks are process-wide; with threads already running here,
+            # each thread's events go to its own profiler from the first line on
+            backend._keep_threads_apart()
 
     def end(self) -> None:
         profiler = self.profiler
@@ -360,10 +368,8 @@ class _Inside:
                 self._unpatch()
 
     def measurement(self, block: Block, wall: float, run_queue: dict, own_threads: set[int], counts) -> Measurement:
-        from .counts import merge_counts
-
         profiler = self.profiler
-        own_idents = {t.ident for t in threading.enumerate() if t.native_id in own_threads}
+        own_idents = block.own_idents()
         threads = [t for t in profiler.threads() if t.get("ident") not in own_idents]
         raw = {
             "backend": profiler.name, "threads": threads, "wall_seconds": wall,
@@ -383,8 +389,7 @@ class _Inside:
         if self.missing:
             measurement.notes.append(f"{', '.join(self.missing)} is not installed here; measured with "
                                      f"{profiler.name} instead")
-        merge_counts(measurement, counts or [])
-        if profiler.name == "cprofile" and sys.version_info < (3, 12):
+        if profiler.name == "cprofile":
             measurement.notes.append("cProfile profiled the block's thread and the threads it started; "
                                      "threads already running before the block are not in the profile")
         return measurement
