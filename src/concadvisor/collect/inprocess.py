@@ -11,9 +11,10 @@ profiled then).
 
 What the runner records for a script is recorded for the block: its wall time, the
 process's CPU and its children's (rusage), every thread's run-queue wait (schedstat),
-and exact calls of the user's own functions (``loaded_counts``). The tool's own thread
-and the samplers are left out. The outcome is the ``Measurement`` a script gives, for
-the same ``pipeline.analyse``.
+and exact calls of the user's own functions (``loaded_counts``). Nothing of the tool runs
+in the process meanwhile: the samplers and the run-queue poller are processes of their
+own (a thread here would take the GIL from the block's threads). The outcome is the
+``Measurement`` a script gives, for the same ``pipeline.analyse``.
 """
 from __future__ import annotations
 
@@ -67,12 +68,9 @@ class Block:
         self.sched_start: dict = {}
         self.usage_start = (0.0, 0.0)
         self.wall_start = 0.0
-        self.own_cpu = 0.0  # the tool's own threads' CPU in the block (taken out of rusage's)
 
     # --- start ------------------------------------------------------------------------
     def start(self) -> "Block":
-        from .schedstat import start_poller
-
         try:
             if self.count_calls and self.requested in ("auto", "pyspy"):
                 # samples cannot count calls; a profiler inside counts them itself
@@ -85,7 +83,7 @@ class Block:
             if self.backend != "pyspy" and self.counter is not None:
                 self.counter.close()
                 self.counter = None
-            self.poller = start_poller(self.pid)
+            self.poller = _PollerProcess(self.pid, self.watch.pids())
             self.sched_start = _schedstat_now(self.pid)
             self.usage_start = _usage()
             self.watch.begin()
@@ -130,15 +128,13 @@ class Block:
             counts = self.counter.stop() if self.counter is not None else []
             if self.poller is not None:
                 self.poller.stop()
-            own = self._own_threads()
             raw = {"schedstat": {"start": self.sched_start, "end": sched_end}}
-            measurement = self.watch.measurement(self, wall, run_queue=self._run_queue(raw, own),
-                                                 own_threads=own, counts=counts)
+            measurement = self.watch.measurement(self, wall, run_queue=self._run_queue(raw), counts=counts)
         finally:
             self.close()
         cpu = [now - before for now, before in zip(usage, self.usage_start)]
         measurement.children_cpu_seconds = max(cpu[1], 0.0)
-        measurement.process_cpu_seconds = max(cpu[0] - self.own_cpu, 0.0)
+        measurement.process_cpu_seconds = max(cpu[0], 0.0)
         measurement.notes[:0] = self.notes
         said = self.counter.note() if self.counter is not None else None
         if said:
@@ -148,40 +144,18 @@ class Block:
 
     def close(self) -> None:
         """End the samplers and the poller, put counted code back (idempotent)."""
-        for part in (self.watch, self.counter):
+        for part in (self.watch, self.counter, self.poller):
             if part is not None:
                 try:
                     part.close()
                 except Exception:
                     pass
-        if self.poller is not None:
-            self.poller.stop()
 
-    def _own_threads(self) -> set[int]:
-        """The native ids of the tool's threads here (the run-queue poller)."""
-        poller = self.poller._thread if self.poller is not None else None
-        return {poller.native_id} if poller is not None and poller.native_id else set()
-
-    def own_idents(self) -> set[int]:
-        poller = self.poller._thread if self.poller is not None else None
-        return {poller.ident} if poller is not None and poller.ident else set()
-
-    def _run_queue(self, raw: dict, own: set[int]) -> dict:
-        """``schedstat.run_queue`` of the block, without the tool's thread and processes."""
+    def _run_queue(self, raw: dict) -> dict:
+        """``schedstat.run_queue`` of the block (the poller left the samplers out)."""
         from .schedstat import run_queue
 
-        if self.poller is not None:
-            samplers = self.watch.pids()
-            self.poller.children = {key: v for key, v in self.poller.children.items()
-                                    if key[0] not in samplers}
-        found = run_queue(raw, self.poller)
-        self.own_cpu = sum(v for tid, v in (found.get("on_cpu") or {}).items() if tid in own)
-        for key in ("threads", "measured_threads", "on_cpu"):
-            if key in found:
-                found[key] = {tid: v for tid, v in found[key].items() if tid not in own}
-        if found.get("available"):
-            found["seconds"] = sum((found.get("measured_threads") or {}).values()) + found["children_seconds"]
-        return found
+        return run_queue(raw, self.poller if self.poller is not None and self.poller.seen else None)
 
     def _target(self, error: BaseException | None) -> dict:
         interrupted = isinstance(error, KeyboardInterrupt)
@@ -201,6 +175,54 @@ def _to_stderr(line: str) -> None:
         sys.stderr.flush()
     except (OSError, ValueError):
         pass
+
+
+class _PollerProcess:
+    """``schedstat_process`` watching this process (a poller thread here would take the
+    GIL from the block's threads); ``stop()`` reads what it saw, as a Poller holds it."""
+
+    def __init__(self, pid: int, ignored: set[int]):
+        from .schedstat import available
+
+        self.first: dict = {}
+        self.last: dict = {}
+        self.children: dict = {}
+        self.seen = False
+        self.process = None
+        if not available():
+            return
+        script = Path(__file__).with_name("schedstat_process.py")
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-S", str(script), str(pid), *map(str, sorted(ignored))],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                start_new_session=True)
+        except OSError:
+            self.process = None
+
+    def stop(self) -> None:
+        import json
+
+        process, self.process = self.process, None
+        if process is None:
+            return
+        try:
+            out, _ = process.communicate(input=b"", timeout=STOP_SECONDS)
+            found = json.loads(out.decode().strip().splitlines()[-1])
+        except (subprocess.TimeoutExpired, OSError, ValueError, IndexError):
+            process.kill()
+            process.wait()
+            return
+        self.first = {int(tid): tuple(r) for tid, r in found["first"]}
+        self.last = {int(tid): tuple(r) for tid, r in found["last"]}
+        self.children = {(int(child), int(tid)): tuple(r) for child, tid, r in found["children"]}
+        self.seen = True
+
+    def close(self) -> None:
+        process, self.process = self.process, None
+        if process is not None:
+            process.kill()
+            process.wait()
 
 
 # --- the default: py-spy watching this process -------------------------------------------
@@ -259,15 +281,13 @@ class _Sampled:
 
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def measurement(self, block: Block, wall: float, run_queue: dict, own_threads: set[int], counts) -> Measurement:
+    def measurement(self, block: Block, wall: float, run_queue: dict, counts) -> Measurement:
         from . import children
         from .counts import merge_counts
         from .pyspy import SAMPLERS, sampling_notes
         from .samples import measurement_from_samples
 
         sampling = self.samplers.sampling(self.pid, wall)
-        for view in (sampling.every, sampling.active, sampling.gil):
-            view[:] = [t for t in view if not (t.pid in (0, self.pid) and t.tid in own_threads)]
         if block.tid != self.pid:  # the block's thread is the one the split is of
             _swap_threads(sampling, run_queue, block.tid, self.pid)
         paths = library_paths()
@@ -367,10 +387,9 @@ class _Inside:
             except Exception:
                 self._unpatch()
 
-    def measurement(self, block: Block, wall: float, run_queue: dict, own_threads: set[int], counts) -> Measurement:
+    def measurement(self, block: Block, wall: float, run_queue: dict, counts) -> Measurement:
         profiler = self.profiler
-        own_idents = block.own_idents()
-        threads = [t for t in profiler.threads() if t.get("ident") not in own_idents]
+        threads = profiler.threads()
         raw = {
             "backend": profiler.name, "threads": threads, "wall_seconds": wall,
             "overhead_per_call": getattr(profiler, "overhead_per_call", 0.0),
