@@ -37,9 +37,10 @@ if TYPE_CHECKING:
 BACKENDS = ("auto", "pyspy", "cprofile", "yappi")
 PACKAGE = Path(__file__).resolve().parent.parent
 # The frames of these files are the tool starting and stopping, never the block: a
-# sample that went through one of them is left out.
-TOOL_FILES = frozenset(str(PACKAGE / name) for name in ("api.py", "collect/inprocess.py",
-                                                         "collect/loaded_counts.py"))
+# sample that went through one of them is left out (named as imported, and resolved).
+TOOL_FILES = frozenset(str(folder / name)
+                       for folder in (Path(os.path.abspath(__file__)).parent.parent, PACKAGE)
+                       for name in ("api.py", "collect/inprocess.py", "collect/loaded_counts.py"))
 STOP_SECONDS = 5.0  # for the samplers to write their files once asked to stop
 
 
