@@ -190,6 +190,7 @@ class _PollerProcess:
         self.children: dict = {}
         self.seen = False
         self.process = None
+        self.pid = 0
         if not available():
             return
         script = Path(__file__).with_name("schedstat_process.py")
@@ -198,8 +199,12 @@ class _PollerProcess:
                 [sys.executable, "-S", str(script), str(pid), *map(str, sorted(ignored))],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 start_new_session=True)
+            self.pid = self.process.pid
         except OSError:
             self.process = None
+
+    def pids(self) -> set[int]:
+        return {self.pid} if self.pid else set()
 
     def stop(self) -> None:
         import json
@@ -289,6 +294,9 @@ class _Sampled:
         from .samples import measurement_from_samples
 
         sampling = self.samplers.sampling(self.pid, wall)
+        helpers = block.poller.pids() if block.poller is not None else set()
+        for view in (sampling.every, sampling.active, sampling.gil):  # the poller is a Python child
+            view[:] = [t for t in view if t.pid not in helpers]
         if block.tid != self.pid:  # the block's thread is the one the split is of
             _swap_threads(sampling, run_queue, block.tid, self.pid)
         paths = library_paths()
