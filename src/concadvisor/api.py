@@ -192,14 +192,14 @@ class Advice:
             _ONE_BLOCK.release()
         return False
 
-    def compile(self, source: str, filename: str):
-        """``source`` compiled as the block runs it: with call counters in, when counting
-        (the magic's cell)."""
+    def compile(self, tree, source: str, filename: str, flags: int = 0):
+        """A notebook cell's code as the block runs it: with call counters in, when the
+        block counts calls (``tree`` is ``source`` parsed, maybe changed)."""
         block = self._block
         counter = block.counter if block is not None else None
         if counter is not None:
-            return counter.compile(source, filename)
-        return compile(source, filename, "exec", dont_inherit=True)
+            return counter.compile(tree, source, filename, flags)
+        return compile(tree, filename, "exec", flags=flags, dont_inherit=True)
 
     def _finish(self, block: Block, error: BaseException | None) -> Result:
         from .pipeline import analyse

@@ -80,42 +80,34 @@ class ConcadvisorMagics(Magics):
 class CellCode:
     """A cell's code, run as IPython runs it: in the notebook's namespace, its last
     expression's value returned (and shown), ``await`` at the top level run on an event
-    loop. Compiled from the cell's file, with call counters when the block counts."""
+    loop. Compiled from the cell's file, with call counters when the block counts them."""
 
     def __init__(self, python: str, filename: str):
         self.python, self.filename = python, filename
-        self.tree = ast.parse(python, filename)
-        whole = compile(self.tree, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
-        self.is_async = bool(whole.co_flags & inspect.CO_COROUTINE)
-        body = self.tree.body
-        last = body[-1] if body and isinstance(body[-1], ast.Expr) else None
-        if last is not None and len(body) > 1 and (body[-2].end_lineno or 0) >= last.lineno:
-            last = None  # ``a = f(); a``: a line of its own is needed to split it off
-        self.last = last
+        self.tree = ast.parse(python, filename)  # a SyntaxError is the user's, before any measuring
+        self.keeps_value = _keep_last_value(self.tree)
+        compile(self.tree, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
 
     def run(self, advice: Advice, shell):
         namespace, globals_ = shell.user_ns, shell.user_global_ns
-        if self.is_async:
-            return self._run_async(namespace, globals_, shell)
-        lines = self.python.splitlines(keepends=True)
-        body = "".join(lines[: self.last.lineno - 1]) if self.last is not None else self.python
-        exec(advice.compile(body, self.filename), globals_, namespace)
-        if self.last is None:
-            return None
-        expression = compile(ast.Expression(self.last.value), self.filename, "eval", dont_inherit=True)
-        return eval(expression, globals_, namespace)
-
-    def _run_async(self, namespace: dict, globals_: dict, shell):
-        tree = self.tree
-        if self.last is not None:
-            keep = ast.Assign(targets=[ast.Name(id=VALUE, ctx=ast.Store())], value=self.last.value)
-            tree.body[-1] = ast.fix_missing_locations(ast.copy_location(keep, self.last))
-        code = compile(tree, self.filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+        code = advice.compile(self.tree, self.python, self.filename, flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
         try:
-            run_coroutine(eval(code, globals_, namespace), shell)
-            return namespace.get(VALUE)
+            outcome = eval(code, globals_, namespace)
+            if inspect.iscoroutine(outcome):
+                run_coroutine(outcome, shell)
+            return namespace.get(VALUE) if self.keeps_value else None
         finally:
             namespace.pop(VALUE, None)
+
+
+def _keep_last_value(tree: ast.Module) -> bool:
+    """A cell ending in an expression shows its value: it is kept in ``VALUE`` instead."""
+    if not tree.body or not isinstance(tree.body[-1], ast.Expr):
+        return False
+    last = tree.body[-1]
+    keep = ast.Assign(targets=[ast.Name(id=VALUE, ctx=ast.Store())], value=last.value)
+    tree.body[-1] = ast.fix_missing_locations(ast.copy_location(keep, last))
+    return True
 
 
 def run_coroutine(coroutine, shell):
@@ -173,8 +165,9 @@ def show(advice: Advice) -> None:
     if chart is None and not advice.report:
         chart = _draw(result)
     if chart is not None and Path(chart).exists():
-        display(ChartView(Path(chart).read_bytes(), str(chart)))
-        if advice.report is None:
+        kept = advice.report is not None
+        display(ChartView(Path(chart).read_bytes(), str(chart) if kept else None))
+        if not kept:
             Path(chart).unlink(missing_ok=True)
     for problem in advice.problems:
         print(f"concadvisor: {problem}")
@@ -214,16 +207,16 @@ class ReportView:
 
 
 class ChartView:
-    """The chart for a notebook (PNG) and for a terminal (where it is)."""
+    """The chart for a notebook (PNG) and for a terminal (where it was written, if kept)."""
 
-    def __init__(self, png: bytes, path: str):
+    def __init__(self, png: bytes, path: str | None):
         self.png, self.path = png, path
 
     def _repr_png_(self) -> bytes:
         return self.png
 
     def __repr__(self) -> str:
-        return f"chart: {self.path}"
+        return f"chart: {self.path}" if self.path else "(the chart shows in a notebook; -o PATH writes it beside the report)"
 
 
 def _option(opts, name: str):

@@ -206,19 +206,22 @@ def _count(k):
     return _spent[k] + _batch_size[k] - _length_hint(_batch[k])
 
 
-def compile_counted(source, filename, optimize=-1):
-    """The module's code with counters (a copy without them is kept, for switching off)."""
+def compile_counted(source, filename, optimize=-1, flags=0, tree=None):
+    """The module's code with counters (a copy without them is kept, for switching off).
+    ``tree``: the source already parsed (and changed: a notebook cell keeps its last
+    value); ``flags``: compile flags (a cell's top-level ``await``)."""
     with _lock:
-        tree = ast.parse(source, filename)
+        if tree is None:
+            tree = ast.parse(source, filename)
         counting = _Counting(filename)
         counting.builtin_map = not _binds_name(tree, "map")
         counting.visit(tree)
-        code = compile(tree, filename, "exec", dont_inherit=True, optimize=optimize)
+        code = compile(tree, filename, "exec", flags=flags, dont_inherit=True, optimize=optimize)
         plain = None
         if counting.paths and not counting.may_warn:  # a warning must not show twice
             counting.undo()
             try:
-                plain = compile(tree, filename, "exec", dont_inherit=True, optimize=optimize)
+                plain = compile(tree, filename, "exec", flags=flags, dont_inherit=True, optimize=optimize)
             except Exception:
                 plain = None
         _files[filename] = _File(filename, code, plain, counting.paths)

@@ -297,6 +297,8 @@ class _Sampled:
         helpers = block.poller.pids() if block.poller is not None else set()
         for view in (sampling.every, sampling.active, sampling.gil):  # the poller is a Python child
             view[:] = [t for t in view if t.pid not in helpers]
+            for thread in view:
+                thread.stacks = [_below_the_tool(stack) for stack in thread.stacks]
         if block.tid != self.pid:  # the block's thread is the one the split is of
             _swap_threads(sampling, run_queue, block.tid, self.pid)
         paths = library_paths()
@@ -313,6 +315,19 @@ class _Sampled:
 
 def _through_the_tool(stack) -> bool:
     return any(frame[1] in TOOL_FILES for frame in stack)
+
+
+PACKAGE_FOLDERS = tuple({str(folder) + os.sep for folder in (Path(os.path.abspath(__file__)).parent.parent, PACKAGE)})
+
+
+def _below_the_tool(stack: tuple) -> tuple:
+    """The frames the block runs, below the tool's own (the magic runs a cell from its
+    frame: the notebook's machinery and the cell that called the magic are not the
+    measured code)."""
+    for depth in range(len(stack) - 1, -1, -1):
+        if stack[depth][1].startswith(PACKAGE_FOLDERS):
+            return stack[depth + 1:]
+    return stack
 
 
 def _swap_threads(sampling, run_queue: dict, block_tid: int, pid: int) -> None:

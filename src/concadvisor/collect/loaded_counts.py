@@ -17,6 +17,7 @@ is kept for the next block. Functions not counted keep the samples' lower bounds
 from __future__ import annotations
 
 import builtins
+import copy
 import functools
 import linecache
 import os
@@ -104,18 +105,19 @@ class LoadedCounts:
             self.swapped.append((function, code))
             self.files.add(code.co_filename)
 
-    def compile(self, source: str, filename: str) -> types.CodeType:
-        """``source`` (a notebook cell) compiled with counters: its loops and the functions
-        it defines are counted with the block's."""
+    def compile(self, tree, source: str, filename: str, flags: int = 0) -> types.CodeType:
+        """A notebook cell (``tree``, parsed from ``source``) compiled with counters: its
+        loops and the functions it defines are counted with the block's."""
         if not self.disabled:
+            untouched = copy.deepcopy(tree)
             try:
-                code = counter.compile_counted(source, filename)
-            except (SyntaxError, ValueError, RecursionError):
-                pass  # compiled again below: Python's own error
+                code = counter.compile_counted(source, filename, flags=flags, tree=tree)
+            except (SyntaxError, ValueError, RecursionError, TypeError):
+                tree = untouched  # the counters may be in the other one
             else:
                 self.files.add(filename)
                 return code
-        return compile(source, filename, "exec", dont_inherit=True)
+        return compile(tree, filename, "exec", flags=flags, dont_inherit=True)
 
     def stop(self) -> list:
         """The block's counts: ``[kind, file, line, name or end line, count, lower(, longest)]``."""
