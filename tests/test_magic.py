@@ -1,6 +1,7 @@
 """``%load_ext concadvisor`` and ``%%concadvisor`` in a real IPython shell, on real code."""
 from __future__ import annotations
 
+import asyncio
 import os
 import textwrap
 
@@ -93,3 +94,17 @@ def test_a_bad_option_is_one_line_and_nothing_runs(shell):
     outcome, _ = run(shell, "%%concadvisor --backend fastest\nran = True\n")
     assert not outcome.success and "unknown backend 'fastest'" in str(outcome.error_in_exec)
     assert "ran" not in shell.user_ns
+
+
+def test_an_await_cell_where_the_kernels_loop_already_runs(shell):
+    """A Jupyter kernel runs cells while its own event loop runs in the same thread."""
+    async def kernel():
+        return run(shell, "%%concadvisor\n"
+                          "done = await asyncio.gather(*(poll(i) for i in range(8)))\n"
+                          "len(done)\n")
+
+    outcome, _ = asyncio.run(kernel())
+    assert outcome.success and outcome.result == 8
+    result = shell.user_ns["_concadvisor"]
+    assert any(f["kind"] == "blocking_in_event_loop" for f in result.findings)
+    assert result.extra["threads"][0]["name"] == "concadvisor-cell-loop"  # the cell's thread is the one split

@@ -201,6 +201,12 @@ class Advice:
             return counter.compile(tree, source, filename, flags)
         return compile(tree, filename, "exec", flags=flags, dont_inherit=True)
 
+    def runs_in(self, native_id: int) -> None:
+        """The block's work runs in that thread, not the one that entered it (the magic's
+        ``await`` cell on a loop of its own): its split is the one reported."""
+        if self._block is not None:
+            self._block.tid = native_id
+
     def _finish(self, block: Block, error: BaseException | None) -> Result:
         from .pipeline import analyse
 

@@ -94,7 +94,7 @@ class CellCode:
         try:
             outcome = eval(code, globals_, namespace)
             if inspect.iscoroutine(outcome):
-                run_coroutine(outcome, shell)
+                run_coroutine(outcome, shell, advice.runs_in)
             return namespace.get(VALUE) if self.keeps_value else None
         finally:
             namespace.pop(VALUE, None)
@@ -110,10 +110,11 @@ def _keep_last_value(tree: ast.Module) -> bool:
     return True
 
 
-def run_coroutine(coroutine, shell):
+def run_coroutine(coroutine, shell, runs_in=None):
     """Run the cell's coroutine to its end: on IPython's event loop, as IPython runs an
     ``await`` cell; where a loop already runs in this thread (a Jupyter kernel's), on a
-    loop of its own in a helper thread, this thread waiting for it."""
+    loop of its own in a helper thread, this thread waiting for it (``runs_in(native
+    id)`` tells the measurement that the helper is the thread the cell runs in)."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -122,6 +123,8 @@ def run_coroutine(coroutine, shell):
     loop = asyncio.new_event_loop()
 
     def drive():
+        if runs_in is not None:
+            runs_in(threading.get_native_id())
         try:
             outcome["value"] = loop.run_until_complete(coroutine)
         except BaseException as exc:  # handed to the waiting thread, unchanged

@@ -414,6 +414,8 @@ class _Inside:
     def measurement(self, block: Block, wall: float, run_queue: dict, counts) -> Measurement:
         profiler = self.profiler
         threads = profiler.threads()
+        if block.tid != threading.get_native_id():  # the block's work ran in another thread: first
+            threads.sort(key=lambda t: t.get("native_id") != block.tid)
         raw = {
             "backend": profiler.name, "threads": threads, "wall_seconds": wall,
             "overhead_per_call": getattr(profiler, "overhead_per_call", 0.0),
