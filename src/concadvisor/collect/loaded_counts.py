@@ -24,6 +24,7 @@ import os
 import sys
 import time
 import types
+import warnings
 
 from . import call_counter as counter
 
@@ -160,8 +161,10 @@ def _counted(filename: str):
     if kept is not None and kept[0] == source and counter._files.get(filename) is kept[2]:
         return kept[1], kept[2].root
     try:
-        plain = compile(source, filename, "exec", dont_inherit=True)
-        counter.compile_counted(source, filename)
+        with warnings.catch_warnings():  # shown when the file was first compiled: not again
+            warnings.simplefilter("ignore")
+            plain = compile(source, filename, "exec", dont_inherit=True)
+            counter.compile_counted(source, filename)
     except (SyntaxError, ValueError, RecursionError):
         return None
     found = counter._files.get(filename)
