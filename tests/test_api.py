@@ -18,8 +18,9 @@ import concadvisor
 from concadvisor.result import Result
 
 
-def samplers_of(pid: int) -> list[int]:
-    """py-spy processes (running or not yet reaped) that watch ``pid``."""
+def helpers_of(pid: int) -> list[int]:
+    """The tool's processes (running or not yet reaped) that watch ``pid``: py-spy
+    samplers, the run-queue poller."""
     found = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -29,8 +30,10 @@ def samplers_of(pid: int) -> list[int]:
                 argv = handle.read().split(b"\0")
         except OSError:
             continue
-        if argv and argv[0].endswith(b"py-spy") and b"--pid" in argv and \
-                argv[argv.index(b"--pid") + 1:argv.index(b"--pid") + 2] == [str(pid).encode()]:
+        sampler = argv[0].endswith(b"py-spy") and b"--pid" in argv and \
+            argv[argv.index(b"--pid") + 1:argv.index(b"--pid") + 2] == [str(pid).encode()]
+        poller = any(a.endswith(b"schedstat_process.py") for a in argv) and str(pid).encode() in argv
+        if sampler or poller:
             found.append(int(name))
     return found
 
@@ -42,7 +45,7 @@ def download(i: int) -> int:
 
 def test_advise_measures_a_waiting_block_and_recommends_overlapping_it():
     with concadvisor.advise() as advice:
-        assert samplers_of(os.getpid()), "py-spy watches the block from outside"
+        assert len(helpers_of(os.getpid())) >= 3, "py-spy samplers watch the block from outside"
         pages = [download(i) for i in range(10)]
     assert pages == list(range(10))
     result = advice.result
@@ -53,7 +56,7 @@ def test_advise_measures_a_waiting_block_and_recommends_overlapping_it():
     assert result.findings == advice.findings
     assert "Recommendation" in result.to_markdown()
     assert json.loads(result.to_json())["recommendation"]["model"] == result.model
-    assert not samplers_of(os.getpid())
+    assert not helpers_of(os.getpid())
 
 
 def test_an_exception_in_the_block_goes_on_unchanged_and_the_result_is_kept():
@@ -65,7 +68,15 @@ def test_an_exception_in_the_block_goes_on_unchanged_and_the_result_is_kept():
     assert raised.value is error
     assert advice.result.target["error"] == "ValueError: the upstream answered 503"
     assert advice.result.target["exit_code"] == 1
-    assert not samplers_of(os.getpid())
+    assert not helpers_of(os.getpid())
+
+
+def test_sys_exit_in_the_block_is_its_exit_code():
+    with pytest.raises(SystemExit):
+        with concadvisor.advise() as advice:
+            download(0)
+            sys.exit(3)
+    assert advice.result.target["exit_code"] == 3 and advice.result.target["error"] is None
 
 
 def test_ctrl_c_in_the_block_keeps_what_was_measured():
@@ -76,7 +87,7 @@ def test_ctrl_c_in_the_block_keeps_what_was_measured():
             time.sleep(5)
     assert advice.result.target["interrupted"] is True
     assert advice.result.wall_seconds < 2.5  # the block ended at Ctrl-C, not 5 s later
-    assert not samplers_of(os.getpid())
+    assert not helpers_of(os.getpid())
 
 
 def test_a_blocking_call_inside_the_event_loop_of_the_block_is_found():
@@ -111,7 +122,7 @@ def test_an_unwritable_report_is_one_line_before_the_block_runs(tmp_path):
     with pytest.raises(concadvisor.UsageError, match="is a file, not a folder"):
         with concadvisor.advise(report=tmp_path / "file" / "block.md"):
             ran.append(1)
-    assert not ran and not samplers_of(os.getpid())
+    assert not ran and not helpers_of(os.getpid())
 
 
 def test_where_py_spy_cannot_watch_it_says_so_in_one_line_and_uses_cprofile(monkeypatch, capsys):

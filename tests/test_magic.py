@@ -11,7 +11,7 @@ pytest.importorskip("IPython")
 from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
 from IPython.utils.capture import capture_output  # noqa: E402
 
-from test_api import samplers_of  # noqa: E402
+from test_api import helpers_of  # noqa: E402
 
 DEFINITIONS = textwrap.dedent("""
     import asyncio, time
@@ -33,7 +33,7 @@ def shell():
     assert ip.run_cell("%load_ext concadvisor").success
     assert ip.run_cell(DEFINITIONS).success
     yield ip
-    assert not samplers_of(os.getpid())
+    assert not helpers_of(os.getpid())
 
 
 def run(shell, cell: str):
@@ -56,7 +56,7 @@ def test_cell_magic_shows_the_report_and_the_chart_and_writes_them(shell, tmp_pa
     assert report.exists() and report.with_suffix(".png").exists()
     result = shell.user_ns["_concadvisor"]
     assert result.categories["io_wait"] > 0.7 and result.model in ("asyncio", "threads")
-    assert not samplers_of(os.getpid())
+    assert not helpers_of(os.getpid())
 
 
 def test_a_top_level_await_is_measured_as_asyncio_code(shell):
@@ -79,7 +79,7 @@ def test_an_exception_in_the_cell_is_raised_unchanged_after_the_report(shell):
     assert str(outcome.error_in_exec) == "no such report: 2024-13"
     assert shell.user_ns["_concadvisor"].target["error"] == "LookupError: no such report: 2024-13"
     assert any("text/markdown" in data for data in shown)
-    assert not samplers_of(os.getpid())
+    assert not helpers_of(os.getpid())
 
 
 def test_line_magic_with_a_backend(shell):

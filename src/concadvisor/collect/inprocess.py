@@ -160,8 +160,12 @@ class Block:
 
     def _target(self, error: BaseException | None) -> dict:
         interrupted = isinstance(error, KeyboardInterrupt)
+        exit_code = 130 if interrupted else (1 if error is not None else 0)
+        if isinstance(error, SystemExit):  # sys.exit() in the block: its code, as the CLI reports it
+            code = error.code
+            exit_code, error = (code if isinstance(code, int) else (0 if code is None else 1)), None
         return {
-            "argv": [self.label], "exit_code": 130 if interrupted else (1 if error is not None else 0),
+            "argv": [self.label], "exit_code": exit_code,
             "timed_out": False, "python": "%d.%d.%d" % sys.version_info[:3],
             "gil_enabled": _gil_enabled(), "cpu_count": os.cpu_count() or 1,
             "python_executable": sys.executable, "signal": None, "interrupted": interrupted,
