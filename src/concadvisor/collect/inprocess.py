@@ -301,13 +301,13 @@ class _Sampled:
         helpers = block.poller.pids() if block.poller is not None else set()
         for view in (sampling.every, sampling.active, sampling.gil):  # the poller is a Python child
             view[:] = [t for t in view if t.pid not in helpers]
-            for thread in view:
-                thread.stacks = [_below_the_tool(stack) for stack in thread.stacks]
+            for thread in view:  # the tool starting and stopping: no sample (an empty stack)
+                thread.stacks = [() if _through_the_tool(stack) else _below_the_tool(stack)
+                                 for stack in thread.stacks]
         if block.tid != self.pid:  # the block's thread is the one the split is of
             _swap_threads(sampling, run_queue, block.tid, self.pid)
         paths = library_paths()
-        measurement = measurement_from_samples(sampling, library_paths=paths, skip=_through_the_tool,
-                                               run_queue=run_queue)
+        measurement = measurement_from_samples(sampling, library_paths=paths, run_queue=run_queue)
         measurement.extra["children"] = children.describe(
             sampling, measurement.extra.get("sample_interval", 1.0 / sampling.rate),
             paths=[self.samplers.output(kind) for kind in SAMPLERS], library_paths=paths,
@@ -321,7 +321,8 @@ def _through_the_tool(stack) -> bool:
     return any(frame[1] in TOOL_FILES for frame in stack)
 
 
-PACKAGE_FOLDERS = tuple({str(folder) + os.sep for folder in (Path(os.path.abspath(__file__)).parent.parent, PACKAGE)})
+PACKAGE_FOLDERS = tuple({str(folder) + os.sep
+                         for folder in (Path(os.path.abspath(__file__)).parent.parent, PACKAGE)})
 
 
 def _below_the_tool(stack: tuple) -> tuple:
