@@ -298,8 +298,10 @@ class _Sampled:
         from .samples import measurement_from_samples
 
         sampling = self.samplers.sampling(self.pid, wall)
-        helpers = block.poller.pids() if block.poller is not None else set()
-        for view in (sampling.every, sampling.active, sampling.gil):  # the poller is a Python child
+        # the poller is a Python child, and each helper was a copy of this process between
+        # its fork and its exec, which a sampler already following children may have caught
+        helpers = self.pids() | (block.poller.pids() if block.poller is not None else set())
+        for view in (sampling.every, sampling.active, sampling.gil):
             view[:] = [t for t in view if t.pid not in helpers]
             for thread in view:  # the tool starting and stopping: no sample (an empty stack)
                 thread.stacks = [() if _through_the_tool(stack) else _below_the_tool(stack)
