@@ -35,6 +35,10 @@ SITE_COLUMNS = ["thread", "user_id", "user_function", "file", "def_line", "line"
                 "step_runs"]
 
 
+# Code of an IPython cell, defined in an earlier cell than the one measured: the user's.
+CELL_PREFIX = "<ipython-input-"
+
+
 @dataclass
 class CodeMap:
     """Which files are the user's, from the library paths the target's interpreter gave."""
@@ -50,7 +54,7 @@ class CodeMap:
         return known
 
     def _is_user(self, filename: str) -> bool:
-        if not filename or filename == "~" or filename.startswith("<"):
+        if not filename or filename == "~" or (filename.startswith("<") and not filename.startswith(CELL_PREFIX)):
             return False
         path = os.path.realpath(filename)
         if self.runner_file and path == os.path.realpath(self.runner_file):

@@ -68,28 +68,25 @@ def profile(
       concadvisor profile -m mypkg.tool --timeout 30 --speedscope reports/tool.speedscope.json
       concadvisor profile app.py --fail-on blocking_in_event_loop,gil_contention   # CI gate: exit 3
     """
-    from .collect.launch import TargetSpec
+    from . import api
     from .output import OutputError, check_writable
 
     args = list(args or [])
-    interpreter = _choose_interpreter(python)
     if module:
         if script is not None:
             args.insert(0, script)
         target, is_module = module, True
-        _check_module(module, python=interpreter.path)
     elif script is None:
         raise UsageProblem("no script given (concadvisor profile SCRIPT [-- ARGS] or -m MODULE)")
     else:
         target, is_module = script, False
-        _check_script(script)
+    try:
+        spec = api.target_spec(target, args, module=is_module, timeout=timeout, python=python)
+    except api.UsageError as exc:
+        raise UsageProblem(str(exc).replace("timeout must", "--timeout must")) from None
     if backend not in BACKEND_NAMES:
         raise UsageProblem(f"unknown backend {backend!r} (choose from {', '.join(BACKEND_NAMES)})")
-    if timeout is not None and timeout <= 0:
-        raise UsageProblem(f"--timeout must be a positive number of seconds, not {timeout}")
     kinds = _parse_fail_on(fail_on)
-    spec = TargetSpec(target=target, args=args, module=is_module, timeout=timeout,
-                      python=interpreter.path)
     from .checks import CheckError, distinct_outputs
 
     try:
@@ -104,7 +101,6 @@ def profile(
         raise UsageProblem(str(exc)) from None
 
     from .collect import NothingMeasured
-    from .pipeline import profile as run_profile
     from .renderers.bundle import chart_drawer
     from .renderers.statusline import StatusLine
 
@@ -112,8 +108,8 @@ def profile(
     with chart_drawer() as drawer:  # matplotlib loads while the target runs
         try:
             with StatusLine(" ".join([Path(spec.argv[0]).name, *spec.argv[1:]]), sys.stderr) as status:
-                result = run_profile(spec, backend, progress=status, measured=measured.append,
-                                     started=drawer.start)
+                result = api.profile_target(spec, backend, progress=status, on_start=drawer.start,
+                                            on_measurement=measured.append)
         except NothingMeasured as exc:
             typer.echo(f"concadvisor: nothing measured: {exc}", err=True)
             raise typer.Exit(130 if exc.interrupted else 1)
@@ -141,6 +137,7 @@ def attach(
     Example:
       concadvisor attach 12345 --duration 10 --json reports/service.json
     """
+    from . import api
     from .collect.attach_checks import AttachProblem, check_process, report_stem
     from .output import OutputError, check_writable
 
@@ -153,17 +150,14 @@ def attach(
     except (AttachProblem, OutputError) as exc:
         raise UsageProblem(str(exc)) from None
 
-    from .collect.interpreter import InterpreterError
     from .collect.pyspy import PySpyUnavailable
-    from .pipeline import attach as run_attach
-
     from .renderers.bundle import chart_drawer
 
     with chart_drawer() as drawer:
         drawer.start()
         try:
-            result = run_attach(pid, duration)
-        except InterpreterError as exc:
+            result = api.attach(pid, duration)
+        except api.UsageError as exc:
             raise UsageProblem(str(exc)) from None
         except PySpyUnavailable as exc:
             typer.echo(f"concadvisor: cannot attach: {exc}", err=True)
@@ -182,12 +176,13 @@ def report(
     Example:
       concadvisor report reports/app.json -o reports/app.md
     """
+    from .api import load
     from .checks import CheckError, distinct_outputs
     from .output import OutputError, check_writable
-    from .result import ResultError, load
+    from .result import ResultError
 
     try:
-        result = load(str(result_file))
+        result = load(result_file)
         report_path = output or result_file.with_suffix(".md")
         distinct_outputs({"report": report_path, "chart": Path(report_path).with_suffix(".png")},
                          {"result being read": result_file})
@@ -214,12 +209,13 @@ def compare(
     """
     from .checks import CheckError, distinct_outputs
     from .output import OutputError, check_writable
+    from .api import load
     from .renderers.bundle import write_comparison
-    from .result import ResultError, load
+    from .result import ResultError
 
     try:
-        before = load(str(before_file))
-        after = load(str(after_file))
+        before = load(before_file)
+        after = load(after_file)
         compare_path = output or Path("reports") / "compare.md"
         distinct_outputs({"comparison": compare_path, "chart": Path(compare_path).with_suffix(".png")},
                          {"result before": before_file, "result after": after_file})
@@ -257,33 +253,6 @@ def _shown(path: Path) -> str:
         return os.path.relpath(path)
     except ValueError:
         return str(path)
-
-
-def _choose_interpreter(python: Optional[str]):
-    from .collect.interpreter import InterpreterError, choose
-
-    try:
-        return choose(python)
-    except InterpreterError as exc:
-        raise UsageProblem(str(exc)) from None
-
-
-def _check_script(script: str) -> None:
-    from .checks import CheckError, script as check_script
-
-    try:
-        check_script(script)
-    except CheckError as exc:
-        raise UsageProblem(str(exc)) from None
-
-
-def _check_module(module: str, python: str = sys.executable) -> None:
-    from .checks import CheckError, module as check_module
-
-    try:
-        check_module(module, python)
-    except CheckError as exc:
-        raise UsageProblem(str(exc)) from None
 
 
 def _parse_fail_on(value: Optional[str]) -> set:

@@ -52,6 +52,40 @@ class Result:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
 
+    @property
+    def model(self) -> str:
+        """The recommended model: asyncio, threads, multiprocessing, asyncio+multiprocessing or none."""
+        return str(self.recommendation.get("model", "none"))
+
+    def to_markdown(self, chart: str | None = None) -> str:
+        """The report as the CLI writes it (``chart``: a link to the chart's picture)."""
+        from .renderers.markdown import MarkdownRenderer
+
+        return MarkdownRenderer(chart=chart).render(self)
+
+    def summary(self) -> str:
+        """The few lines the CLI prints on stderr: the verdict, the split, the top findings."""
+        from .renderers.terminal import TerminalRenderer
+
+        return TerminalRenderer().render(self)
+
+    def write(self, report: str | os.PathLike, json_path: str | os.PathLike | None = None):
+        """Write the Markdown report, its chart beside it (same name, .png) and, if asked,
+        the JSON; returns what was written (``.report``, ``.chart``, ``.json``,
+        ``.problems``: a chart that could not be drawn never costs the report)."""
+        from pathlib import Path
+
+        from .renderers.bundle import chart_drawer, write_report
+
+        report = Path(report)
+        report.parent.mkdir(parents=True, exist_ok=True)
+        if json_path is not None:
+            Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        with chart_drawer() as drawer:  # drawn in a process of its own: matplotlib stays out of this one
+            drawer.start()
+            return write_report(self, report, Path(json_path) if json_path is not None else None,
+                                drawer=drawer)
+
     @classmethod
     def from_dict(cls, data: Any) -> "Result":
         """A Result from the contract's JSON; ``ResultError`` (one line) for anything else.

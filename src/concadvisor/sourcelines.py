@@ -8,6 +8,8 @@ blocking call inside the event loop from a healthy ``await``.
 from __future__ import annotations
 
 import ast
+import linecache
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -25,12 +27,28 @@ class CallSite:
 MAX_PARSE_BYTES = 1_000_000
 
 
+def read_source(path: str) -> str | None:
+    """A source file's text. Code with no file of its own (a notebook cell, such as
+    ``<ipython-input-3-...>``, measured by ``with advise():`` or the magic in the same
+    process) is read from what ``linecache`` holds for it: IPython puts every cell there."""
+    if not path:
+        return None
+    if not path.startswith("<") and os.path.isfile(path):
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                return handle.read()
+        except OSError:
+            return None
+    entry = linecache.cache.get(path)
+    if entry is not None and len(entry) == 4 and entry[2]:  # (size, mtime, lines, name)
+        return "".join(entry[2])
+    return None
+
+
 @lru_cache(maxsize=256)
 def _parse(path: str) -> tuple[ast.Module | None, tuple[str, ...]]:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            text = handle.read()
-    except OSError:
+    text = read_source(path)
+    if text is None:
         return None, ()
     if len(text) > MAX_PARSE_BYTES:
         return None, tuple(text.splitlines())

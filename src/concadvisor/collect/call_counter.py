@@ -127,12 +127,7 @@ _WRAPPERS = {enumerate: slice(0, 1), zip: slice(0, None), map: slice(1, None)}  
 
 def install(is_user_file, runpy_module):
     """Count calls in every user file compiled from now on (imports and the main script)."""
-    setattr(builtins, COUNTER, _events)
-    setattr(builtins, NEXT, next)
-    setattr(builtins, LOOPS, _loops)
-    setattr(builtins, NOW, _now)
-    setattr(builtins, LONGEST, _longest)
-    setattr(builtins, KEEP_MAX, heapq.heappushpop)
+    prepare()
     sys.meta_path.insert(0, _UserFinder(is_user_file))
     real_compile = compile
 
@@ -145,6 +140,19 @@ def install(is_user_file, runpy_module):
         return real_compile(source, filename, mode, *args, **kwargs)
 
     runpy_module.compile = counting_compile  # runpy compiles the main script with compile()
+
+
+def prepare():
+    """What counted code calls, as builtins, and the clock's cost: once per process (the
+    runner's ``install``; ``loaded_counts`` for code already loaded)."""
+    if getattr(builtins, COUNTER, None) is _events:
+        return
+    setattr(builtins, COUNTER, _events)
+    setattr(builtins, NEXT, next)
+    setattr(builtins, LOOPS, _loops)
+    setattr(builtins, NOW, _now)
+    setattr(builtins, LONGEST, _longest)
+    setattr(builtins, KEEP_MAX, heapq.heappushpop)
     _clock[0] = _clock_cost()
     _total[1] = _now()
     _monitor_calls()
@@ -198,19 +206,22 @@ def _count(k):
     return _spent[k] + _batch_size[k] - _length_hint(_batch[k])
 
 
-def compile_counted(source, filename, optimize=-1):
-    """The module's code with counters (a copy without them is kept, for switching off)."""
+def compile_counted(source, filename, optimize=-1, flags=0, tree=None):
+    """The module's code with counters (a copy without them is kept, for switching off).
+    ``tree``: the source already parsed (and changed: a notebook cell keeps its last
+    value); ``flags``: compile flags (a cell's top-level ``await``)."""
     with _lock:
-        tree = ast.parse(source, filename)
+        if tree is None:
+            tree = ast.parse(source, filename)
         counting = _Counting(filename)
         counting.builtin_map = not _binds_name(tree, "map")
         counting.visit(tree)
-        code = compile(tree, filename, "exec", dont_inherit=True, optimize=optimize)
+        code = compile(tree, filename, "exec", flags=flags, dont_inherit=True, optimize=optimize)
         plain = None
         if counting.paths and not counting.may_warn:  # a warning must not show twice
             counting.undo()
             try:
-                plain = compile(tree, filename, "exec", dont_inherit=True, optimize=optimize)
+                plain = compile(tree, filename, "exec", flags=flags, dont_inherit=True, optimize=optimize)
             except Exception:
                 plain = None
         _files[filename] = _File(filename, code, plain, counting.paths)

@@ -90,7 +90,7 @@ def describe(sampling, interval: float, *, paths=(), library_paths=(), runner_fi
         if forked and not (_root_files([main]) & parent_roots):
             # py-spy read its command line between fork and exec: it runs other code than
             # the target's, a program of its own whose command line is not known
-            forked, line = False, f"(a program the target started: {entry.get('location') or '?'})"
+            forked, line = False, f"(a program the target started: {(entry or {}).get('location') or '?'})"
         summary = _summary(pid, line, forked, target_command, entry, wall, measurement)
         pool_worker = forked or "multiprocessing" in (line or "")
         share = _task_share(views["active"] or views["every"], pool_worker, library_paths, runner_file)

@@ -50,12 +50,12 @@ class _FileIndex:
 @lru_cache(maxsize=512)
 def _index(path: str) -> _FileIndex | None:
     """The file's index, from the disk cache when the file hasn't changed since."""
-    if not path or path.startswith("<"):
+    if not path or path.startswith("<frozen"):
         return None
     try:
         stat = os.stat(path)
-    except (OSError, ValueError):
-        return None
+    except (OSError, ValueError):  # no file: a notebook cell's code, from linecache
+        return _build_index(path)
     signature = (INDEX_FORMAT, path, stat.st_size, stat.st_mtime_ns)
     stored = _cache_file(path)
     cached = _read_cached(stored, signature)
@@ -119,10 +119,14 @@ def _write_cached(stored: str | None, signature: tuple, index: _FileIndex) -> No
 
 
 def _build_index(path: str) -> _FileIndex | None:
+    from ..sourcelines import read_source
+
+    text = read_source(path)
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            tree = ast.parse(handle.read())
-    except (OSError, SyntaxError, ValueError):
+        tree = ast.parse(text) if text is not None else None
+    except (SyntaxError, ValueError, RecursionError):
+        tree = None
+    if tree is None:
         return None
     scopes, calls, aliases = [], {}, {}
     for node in ast.walk(tree):

@@ -95,8 +95,12 @@ class Samplers:
     """The three py-spy processes watching one process; their output goes to ``folder``."""
 
     def __init__(self, pid: int, folder: str, duration: float | None = None,
-                 subprocesses: bool = False, rate: int | None = None, nonblocking: bool = True):
+                 subprocesses: bool = False, rate: int | None = None, nonblocking: bool = True,
+                 own_session: bool = False):
         self.pid, self.folder, self.duration = pid, folder, duration
+        # A sampler watching its own parent (``with advise():``) is kept out of the
+        # terminal's process group: Ctrl-C meant for the program must not end it early.
+        self.own_session = own_session
         self.rate = rate or (RATE if nonblocking else PAUSING_RATE)
         self.subprocesses, self.nonblocking = subprocesses, nonblocking
         self.processes: dict[str, subprocess.Popen] = {}
@@ -123,7 +127,8 @@ class Samplers:
                 command += ["--duration", str(max(int(round(self.duration)), 1))]
             with open(self._log(kind), "wb") as log:
                 self.processes[kind] = subprocess.Popen(
-                    command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                    command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    start_new_session=self.own_session)
 
     def wait_attached(self, timeout: float = ATTACH_SECONDS) -> str | None:
         """None once every sampler reports sampling; else why one could not."""

@@ -171,8 +171,10 @@ class MarkdownRenderer(Renderer):
         work = r.recommendation.get("work", {})
         notes = "".join(f"\n- {md(n)}" for n in r.extra.get("notes", []))
         inputs = ", ".join(f"{k} = {v}" for k, v in work.items())
+        where = ("The block ran in the measuring program's own process" if r.target.get("block")
+                 else "The target ran in its own process")
         return ("## How this was measured\n\n"
-                f"The target ran in its own process under the `{md(r.backend)}` backend. Native calls are "
+                f"{where} under the `{md(r.backend)}` backend. Native calls are "
                 "classified from a catalog (waits, GIL-holding, GIL-releasing); the rest from each thread's "
                 "CPU clock. The estimate divides today's measured time by the time each model would take, "
                 "bounded by lanes (the independent repeats measured), the GIL and this machine's cores "

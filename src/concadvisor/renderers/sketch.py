@@ -57,13 +57,9 @@ def split_location(location: str) -> tuple[str, int]:
 
 
 def _source(path: str) -> str | None:
-    if not path or not os.path.isfile(path):
-        return None
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-    except OSError:
-        return None
+    from ..sourcelines import read_source
+
+    return read_source(path)
 
 
 def read_lines(location: str, context: int = 0) -> tuple[str, str]:
