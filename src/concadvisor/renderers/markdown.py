@@ -118,8 +118,9 @@ class MarkdownRenderer(Renderer):
             lines += ["", "Estimated speedup of each model on this machine:", "",
                       _table(["Model", "Estimated speedup"], rows)]
         close = rec.get("close_call") or {}
-        if close.get("models"):
-            first, second = (MODEL_NAMES.get(m, md(m)) for m in close["models"][:2])
+        named = [m for m in (close.get("models") or []) if isinstance(m, str)] if isinstance(close, dict) else []
+        if len(named) >= 2:
+            first, second = (MODEL_NAMES.get(m, md(m)) for m in named[:2])
             lines += ["", f"**Close call**: {md(close.get('why', ''))}. Another run may pick {second}; "
                           f"{first} is chosen here (within the margin, the smaller change and the "
                           "checklist's order decide). Measure both if the choice matters."]
