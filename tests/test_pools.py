@@ -93,3 +93,34 @@ def test_frames_read_while_a_thread_ended_are_left_out(tmp_path):
     path.write_text(json.dumps(doc))
     (thread,) = read_speedscope(str(path))
     assert thread.stacks == [(("main", "app.py", 3),)]
+
+
+# 8 workers sharing ~0.5 s of pure-Python CPU here (each gets about 1/8 of the GIL).
+THREAD_POOL_CPU = """\
+from concurrent.futures import ThreadPoolExecutor
+
+def crunch(seed):
+    total = 0
+    for i in range(600_000):
+        total = (total + i * seed) % 1_000_003
+    return total
+
+def main():
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        print(sum(pool.map(crunch, range(1, 9))))
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.mark.parametrize("backend", ["cprofile", "auto"])
+def test_a_thread_pools_workers_count_together_however_the_gil_shared_them(tmp_path, write_script, backend):
+    done, data = profile_json(tmp_path, write_script("pool.py", THREAD_POOL_CPU), "--backend", backend)
+    assert done.returncode == 0, done.stderr[-2000:]
+    workers = [t for t in data["threads"] if t["name"].startswith("ThreadPoolExecutor")]
+    assert len(workers) >= 2 and all(t["counted"] for t in workers), data["threads"]
+    rec = data["recommendation"]
+    assert rec["current_model"] == "threads"
+    assert rec["model"] == "multiprocessing", rec["reasons"]
+    assert any(f["kind"] == "gil_contention" for f in data["findings"])

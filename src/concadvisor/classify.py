@@ -13,6 +13,8 @@ themselves; ``classify`` then only adds what is missing.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -121,6 +123,12 @@ def _mark_working_threads(measurement: Measurement) -> None:
     threshold = WORKING_THREAD_CPU_SHARE * max(measurement.wall_seconds, 1e-9)
     lifetime = pd.to_numeric(threads["wall_seconds"], errors="coerce").fillna(0.0).clip(lower=1e-9)
     working = (cpu >= threshold) & (cpu >= WORKING_THREAD_BUSY_SHARE * lifetime)
+    for members in _pools(threads["thread"]):
+        # A pool's workers share its work however the GIL or the queue dealt it out:
+        # 8 workers at 1/8 of the CPU each are one busy pool, not 8 idle threads.
+        pool_cpu, pool_span = float(cpu[members].sum()), float(lifetime[members].max())
+        if pool_cpu >= threshold and pool_cpu >= WORKING_THREAD_BUSY_SHARE * pool_span:
+            working[members] = True
     main = threads["main"].astype(bool)
     wall = max(measurement.wall_seconds, 1e-9)
     if main.any() and float(lifetime[main].max()) < MAIN_ENDED_EARLY_SHARE * wall:
@@ -130,6 +138,28 @@ def _mark_working_threads(measurement: Measurement) -> None:
     else:
         working = working & ~main
     threads["counted"] = working
+
+
+# "ThreadPoolExecutor-0_3" (an executor; asyncio's default one is "asyncio_0_3") and
+# "Thread-5 (crunch)" (threads started on one function): the pool, or the function.
+_POOL_NAME = (re.compile(r"^(ThreadPoolExecutor-\d+|asyncio_\d+)_\d+$"),
+              re.compile(r"^Thread-\d+ (\(.+\))$"))
+# Threads a server starts per connection are the server's, not a pool of the program's.
+_SERVER_THREADS = {"(process_request_thread)"}
+
+
+def _pool_key(name: str) -> str | None:
+    for pattern in _POOL_NAME:
+        found = pattern.match(name)
+        if found and found.group(1) not in _SERVER_THREADS:
+            return found.group(1)
+    return None
+
+
+def _pools(names: pd.Series) -> list[pd.Index]:
+    """Threads named as members of one pool (or running one function): two or more each."""
+    keys = names.map(lambda n: _pool_key(str(n)))
+    return [group.index for key, group in names.groupby(keys) if key and len(group) >= 2]
 
 
 def _main_waits_for_workers(measurement: Measurement) -> bool:

@@ -80,7 +80,8 @@ def work_from_facts(f: Facts) -> Work:
     longest = _longest_piece(waits, waits.iloc[:1])  # the unit whose repeats f.io_repeats() gave
     one_computation = False
     if len(cpu_sites) and over < f.cpu_seconds():
-        repeats = int(cpu_sites.groupby("unit")["repeats"].max().max())
+        # A unit a pool's threads ran once each ran as many times as the pool had tasks.
+        repeats = max(int(cpu_sites.groupby("unit")["repeats"].max().max()), _cpu_pieces(cpu_sites))
         longest = _longest_piece(cpu_sites, cpu_sites[cpu_sites["repeats"] == repeats])
         if repeats < 2 and f.cpu_seconds() > f.seconds[IO_WAIT]:
             # One long computation: its loop can be cut into chunks, one per core.
@@ -112,8 +113,11 @@ def _one_off_cpu(cpu_sites, wait_sites) -> tuple[float, float]:
     for sites in (cpu_sites, wait_sites):
         repeated = sites[sites["repeats"] >= 2]
         drivers |= set(repeated["driver"]) | set(repeated["user_function"])
+    # A unit that ran once in each of several threads (a pool's tasks) repeated.
+    runs = cpu_sites.groupby(["unit", "thread"])["repeats"].max().groupby(level="unit").sum()
+    pooled = set(runs[runs >= 2].index)
     once = cpu_sites[(cpu_sites["repeats"] < 2) & ~cpu_sites["user_function"].isin(drivers)
-                     & ~cpu_sites["unit"].isin(drivers)]
+                     & ~cpu_sites["unit"].isin(drivers) & ~cpu_sites["unit"].isin(pooled)]
     return float(once[CPU_GIL].sum()), float(once[CPU_NOGIL].sum())
 
 
