@@ -140,9 +140,9 @@ def _mark_working_threads(measurement: Measurement) -> None:
     threads["counted"] = working
 
 
-# "ThreadPoolExecutor-0_3" (an executor; asyncio's default one is "asyncio_0_3") and
-# "Thread-5 (crunch)" (threads started on one function): the pool, or the function.
-_POOL_NAME = (re.compile(r"^(ThreadPoolExecutor-\d+|asyncio_\d+)_\d+$"),
+# "ThreadPoolExecutor-0_3" (an executor; asyncio's default one names them "asyncio_3")
+# and "Thread-5 (crunch)" (threads started on one function): the pool, or the function.
+_POOL_NAME = (re.compile(r"^(ThreadPoolExecutor-\d+|asyncio)_\d+$"),
               re.compile(r"^Thread-\d+ (\(.+\))$"))
 # Threads a server starts per connection are the server's, not a pool of the program's.
 _SERVER_THREADS = {"(process_request_thread)"}
