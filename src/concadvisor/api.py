@@ -186,7 +186,7 @@ class Advice:
             if error is None:
                 raise
             # the block's own exception matters more: it goes on, this is said
-            (self.say or _to_stderr)(f"concadvisor: the block was not measured: {problem}")
+            (self.say or say_on_stderr)(f"concadvisor: the block was not measured: {problem}")
         finally:
             block.close()
             _ONE_BLOCK.release()
@@ -236,7 +236,7 @@ class Advice:
         written = result.write(self.report, self.json)
         self.chart, self.problems = written.chart, written.problems
         for problem in written.problems:
-            (self.say or _to_stderr)(f"concadvisor: {problem}")
+            (self.say or say_on_stderr)(f"concadvisor: {problem}")
 
 
 _ONE_BLOCK = threading.Lock()
@@ -269,7 +269,8 @@ def _shown(path: str) -> str:
     return path if shown.startswith(".." + os.sep + "..") else shown
 
 
-def _to_stderr(line: str) -> None:
+def say_on_stderr(line: str) -> None:
+    """One line for the user on stderr; a closed or broken stderr is not an error."""
     try:
         sys.stderr.write(line + "\n")
         sys.stderr.flush()

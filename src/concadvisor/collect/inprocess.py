@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..api import say_on_stderr
 from .pyspy import PySpyUnavailable
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ class Block:
         self.count_calls = count_calls
         self.namespaces = namespaces
         self.first_file = first_file
-        self.say = say or _to_stderr
+        self.say = say or say_on_stderr
         self.notes: list[str] = []
         self.pid = os.getpid()
         self.tid = threading.get_native_id()
@@ -172,14 +173,6 @@ class Block:
             "error": None if error is None or interrupted else describe(error), "pid": self.pid,
             "block": True,
         }
-
-
-def _to_stderr(line: str) -> None:
-    try:
-        sys.stderr.write(line + "\n")
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        pass
 
 
 class _PollerProcess:
