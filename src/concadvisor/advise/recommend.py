@@ -260,23 +260,21 @@ def recommend(f: Facts, answers: list[Answer], findings) -> Recommendation:
     first = order[0]
     passed_over = ""
     blocking_libraries = f.blocking_library_share() >= 0.5
-
-    def change_size(model: str, today: str) -> int:
-        return _change_size(model, today, blocking_libraries)
+    size = {m: change_size(m, today, blocking_libraries) for m in MODELS}
 
     if estimates[first] >= max(MIN_GAIN, FIRST_CHOICE_SHARE * best) and first not in eligible[:1]:
         # The checklist's first choice stands against a better estimate only as the smaller
         # change: the estimates run up to ~1.8x high on the sample apps, not enough to make
         # a bigger rewrite pay for itself on paper alone.
         top = max(eligible, key=lambda m: estimates[m]) if eligible else first
-        if change_size(first, today) < change_size(top, today):
+        if size[first] < size[top]:
             eligible.insert(0, first)
             passed_over = top
     if eligible:
         # A bigger change never wins over a smaller one estimated at least as high.
         chosen = eligible[0]
         smaller = [m for m in eligible if estimates[m] >= estimates[chosen]
-                   and change_size(m, today) < change_size(chosen, today)]
+                   and size[m] < size[chosen]]
         if smaller:
             eligible.insert(0, max(smaller, key=lambda m: estimates[m]))
     blocking = [x for x in findings if x.kind == "blocking_in_event_loop"]
@@ -320,7 +318,7 @@ CHANGE_SIZE = {
 }
 
 
-def _change_size(model: str, today: str, blocking_libraries: bool = False) -> int:
+def change_size(model: str, today: str, blocking_libraries: bool = False) -> int:
     """CHANGE_SIZE; moving waits that go through blocking libraries (urllib, requests,
     subprocess, files: no awaitable form in the standard library) onto an event loop also
     means a new client library, one step more."""
