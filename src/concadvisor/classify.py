@@ -123,7 +123,7 @@ def _mark_working_threads(measurement: Measurement) -> None:
     threshold = WORKING_THREAD_CPU_SHARE * max(measurement.wall_seconds, 1e-9)
     lifetime = pd.to_numeric(threads["wall_seconds"], errors="coerce").fillna(0.0).clip(lower=1e-9)
     working = (cpu >= threshold) & (cpu >= WORKING_THREAD_BUSY_SHARE * lifetime)
-    for members in _pools(threads["thread"]):
+    for members in thread_pools(threads["thread"]):
         # A pool's workers share its work however the GIL or the queue dealt it out:
         # 8 workers at 1/8 of the CPU each are one busy pool, not 8 idle threads.
         pool_cpu, pool_span = float(cpu[members].sum()), float(lifetime[members].max())
@@ -156,7 +156,7 @@ def _pool_key(name: str) -> str | None:
     return None
 
 
-def _pools(names: pd.Series) -> list[pd.Index]:
+def thread_pools(names: pd.Series) -> list[pd.Index]:
     """Threads named as members of one pool (or running one function): two or more each."""
     keys = names.map(lambda n: _pool_key(str(n)))
     return [group.index for key, group in names.groupby(keys) if key and len(group) >= 2]

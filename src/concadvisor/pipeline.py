@@ -106,6 +106,18 @@ def attach(pid: int, duration: float, measured=None) -> Result:
     return result
 
 
+def _worker_wait(facts) -> dict:
+    """The waits on the program's own threads, kept out of the split (see facts.WorkerWait)."""
+    wait = facts.worker_wait
+    if wait is None or wait.seconds <= 0:
+        return {}
+    return {"worker_wait_seconds": round(wait.seconds, 4),
+            "worker_wait": {"joins": round(wait.joins, 4), "idle_workers": round(wait.idle_workers, 4),
+                            "event_loop": round(wait.event_loop, 4),
+                            **({"where": {**wait.where, "seconds": round(wait.where["seconds"], 4)}}
+                               if wait.where else {})}}
+
+
 def analyse(measurement: Measurement) -> Result:
     from .advise.checklist import answer_all
     from .advise.facts import gather_facts
@@ -130,6 +142,7 @@ def analyse(measurement: Measurement) -> Result:
     extra = {
         "gil_wait_seconds": round(facts.seconds.get("gil_wait", 0.0), 4),
         "category_seconds": {k: round(v, 4) for k, v in facts.seconds.items()},
+        **_worker_wait(facts),
         "threads": [
             {"name": r.thread, "wall_seconds": round(float(r.wall_seconds or 0), 4),
              "cpu_seconds": None if r.cpu_seconds is None else round(float(r.cpu_seconds), 4),

@@ -191,6 +191,8 @@ SHAPE = {
     "category_seconds": "mapping?",
     "category_seconds{}": "number",
     "gil_wait_seconds": "number?",
+    "worker_wait_seconds": "number?",
+    "worker_wait": "mapping?",
     "threads": "list?",
     "threads[]": "mapping",
     "threads[].wall_seconds": "number?",

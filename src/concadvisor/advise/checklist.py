@@ -155,6 +155,9 @@ def q_mix(f: Facts) -> Answer:
     answer = YES if io >= SOME and cpu >= SOME else NO
     idle = f.shares[IO_WAIT] - io
     aside = f" (and {_pct(idle)} of idle pool threads waiting for work)" if idle >= 0.01 else ""
+    own = f.worker_wait.seconds if f.worker_wait is not None else 0.0
+    if own >= 0.01:
+        aside += f" (and {own:.2f} s waiting on its own threads, not in the split: no I/O)"
     return Answer("mix", "Is it a mix of real waiting and real GIL-holding CPU work (asyncio for the I/O, a process pool for the CPU)?",
                   answer, f"io_wait {_pct(io)}{aside} and cpu_gil {_pct(cpu)}; both need 20% or more.")
 

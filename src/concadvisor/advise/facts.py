@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..catalog import BLOCKING_LIBRARIES, CPU_GIL, CPU_NOGIL, FAMILIES, IO_WAIT, OTHER
+from ..catalog import BLOCKING_LIBRARIES, CATEGORIES, CPU_GIL, CPU_NOGIL, FAMILIES, IO_WAIT, OTHER
 from ..callsites import call_sites
 from ..classify import category_seconds, category_shares, counted_functions
 from ..table import Measurement
@@ -39,6 +39,7 @@ class Facts:
     unplaced_cpu: float = 0.0
     python: str = ""  # the target's Python version
     pool: "PoolCost | None" = None  # a process pool's cost against its tasks (py-spy only)
+    worker_wait: "WorkerWait | None" = None  # waits on the program's own threads, out of the split
     notes: list[str] = field(default_factory=list)
 
     # --- derived views ----------------------------------------------------------------
@@ -189,6 +190,7 @@ def _children_run_queue(measurement: Measurement) -> float:
 def gather_facts(measurement: Measurement) -> Facts:
     seconds = category_seconds(measurement)
     sites = call_sites(measurement)
+    worker_wait = take_out_worker_waits(measurement, sites, seconds)
     functions = counted_functions(measurement)
     all_functions = measurement.functions
     names = all_functions["function"]
@@ -223,7 +225,98 @@ def gather_facts(measurement: Measurement) -> Facts:
         unplaced_cpu=_unplaced_cpu(measurement),
         python=str(target.get("python") or ""),
         pool=_pool_cost(measurement) if uses_processes else None,
+        worker_wait=worker_wait,
     )
+
+
+# Families of waits that another thread of the same process ends (a lock it releases, a
+# queue it feeds): with the program's own worker threads at work, waiting on them.
+WORKER_WAIT_FAMILIES = ("lock", "queue")
+
+
+@dataclass(frozen=True)
+class WorkerWait:
+    """Seconds the working threads spent waiting on the program's own worker threads.
+
+    The work is where the workers are: this time is neither I/O to overlap nor work to
+    spread, so it leaves the split (``io_wait``) and the speedup model, and the report
+    shows it apart. ``joins``: futures, joins, a thread's start and other lock or queue
+    waits at the program's call sites; ``idle_workers``: pool threads waiting for their
+    next task; ``event_loop``: an event loop idle while its executor threads ran the work.
+    """
+
+    joins: float = 0.0
+    idle_workers: float = 0.0
+    event_loop: float = 0.0
+    where: dict = field(default_factory=dict)  # the biggest join site: file, line, callee, seconds
+
+    @property
+    def seconds(self) -> float:
+        return self.joins + self.idle_workers + self.event_loop
+
+
+def take_out_worker_waits(measurement: Measurement, sites: pd.DataFrame, seconds: dict) -> WorkerWait | None:
+    """Move waits on the program's own threads out of ``io_wait`` (in ``seconds`` and in the
+    sites' rows, which keep the moved seconds in a ``worker_wait`` column); None when no
+    thread besides the waiting one ran the program's code."""
+    from ..classify import thread_pools
+
+    sites["worker_wait"] = 0.0
+    if sites.empty or "counted" not in measurement.threads:
+        return None
+    threads = measurement.threads[measurement.threads["counted"].astype(bool)]
+    # The threads that ran the program's own code: the ones a wait can be waiting on.
+    workers = set(sites.loc[sites["seconds"] > 0, "thread"]) & set(threads["thread"])
+    rows = counted_functions(measurement)
+    thread_io = rows.groupby("thread")[IO_WAIT].sum()
+    site_io = sites.groupby("thread")[IO_WAIT].sum()
+    pool_members = set()
+    for members in thread_pools(measurement.threads["thread"]):
+        pool_members |= set(measurement.threads.loc[members, "thread"])
+    # A pool thread's waits outside the program's code: waiting for its next task.
+    idle = {t: max(float(thread_io.get(t, 0.0)) - float(site_io.get(t, 0.0)), 0.0)
+            for t in threads["thread"] if t in pool_members}
+
+    def others_at_work(thread) -> bool:
+        return bool(workers - {thread})
+
+    joins_mask = sites["family"].isin(WORKER_WAIT_FAMILIES) & (sites[IO_WAIT] > 0) \
+        & sites["thread"].map(others_at_work)
+    joins = float(sites.loc[joins_mask, IO_WAIT].sum())
+    where_ = {}
+    if joins_mask.any():
+        top = sites[joins_mask].sort_values(IO_WAIT, ascending=False).iloc[0]
+        where_ = {"file": str(top["file"]), "line": int(top["line"]), "callee": str(top["callee"]),
+                  "function": str(top["user_function"]), "seconds": float(top[IO_WAIT])}
+    sites.loc[joins_mask, "worker_wait"] = sites.loc[joins_mask, IO_WAIT]
+    sites.loc[joins_mask, IO_WAIT] = 0.0
+    # An event loop idle in its selector while executor threads ran the program's code
+    # waited on them, up to the busiest one's working time (the rest: its own I/O).
+    busy = {t: float(rows.loc[rows["thread"] == t, list(CATEGORIES)].sum().sum()) - idle.get(t, 0.0)
+            for t in workers}
+    loop = 0.0
+    selects = sites[(sites["family"] == "select") & (sites[IO_WAIT] > 0)]
+    for thread, group in selects.groupby("thread"):
+        others = [busy[t] for t in workers if t != thread]
+        if not others:
+            continue
+        budget = max(others)
+        for index in group.sort_values(IO_WAIT, ascending=False).index:
+            moved = min(float(sites.at[index, IO_WAIT]), budget)
+            if moved <= 0:
+                break
+            sites.at[index, IO_WAIT] -= moved
+            sites.at[index, "worker_wait"] += moved
+            budget -= moved
+            loop += moved
+    idle_total = sum(idle.values())
+    total = joins + loop + idle_total
+    if total <= 0:
+        return None
+    moved = min(total, seconds[IO_WAIT])
+    seconds[IO_WAIT] -= moved
+    seconds["worker_wait"] = moved
+    return WorkerWait(joins=joins, idle_workers=idle_total, event_loop=loop, where=where_)
 
 
 def _thread_cpu(measurement: Measurement) -> tuple[float, float]:

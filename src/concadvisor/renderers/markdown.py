@@ -1,6 +1,7 @@
 """The Markdown report: what a reviewer needs to decide a refactor, with the numbers."""
 from __future__ import annotations
 
+import os
 import re
 
 from ..result import Result
@@ -95,6 +96,7 @@ class MarkdownRenderer(Renderer):
                  f"{float(seconds.get(k, 0)):.2f}") for k in LABELS]
         gil = float(r.extra.get("gil_wait_seconds") or 0)
         note = (f"\n\nOf the GIL-holding time, {gil:.2f} s was threads queueing for the GIL." if gil > 0.01 else "")
+        note += _worker_wait_note(r)
         return "## Where the time goes\n\n" + _table(["Category", "Key", "Share", "Seconds"], rows) + note + "\n"
 
     def _checklist(self, r: Result) -> str:
@@ -273,3 +275,22 @@ def _table(headers, rows) -> str:
     rule = "|" + "|".join("---" for _ in headers) + "|"
     body = ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join([head, rule, *body])
+
+
+def _worker_wait_note(r: Result) -> str:
+    """Waiting on the program's own threads: not in the split (the work is in the workers)."""
+    seconds = float(r.extra.get("worker_wait_seconds") or 0)
+    if seconds < 0.01:
+        return ""
+    parts = r.extra.get("worker_wait") or {}
+    kinds = [("joins", "futures, joins and locks"), ("idle_workers", "pool threads idle between tasks"),
+             ("event_loop", "the event loop idle while its executor threads worked")]
+    listed = ", ".join(f"{float(parts.get(key) or 0):.2f} s {label}" for key, label in kinds
+                       if float(parts.get(key) or 0) >= 0.005)
+    at = parts.get("where") or {}
+    place = ""
+    if at:
+        line = f"{os.path.basename(str(at.get('file', '')))}:{at.get('line', 0)}"
+        place = f"; the longest at {md(str(at.get('callee', '')))} in {md(str(at.get('function', '')))}() at {code(line)}"
+    return (f"\n\nNot in the split: {seconds:.2f} s waiting on the program's own threads ({listed}{place}). "
+            "The work is where those threads are: this is neither I/O to overlap nor work to spread.")
