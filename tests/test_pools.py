@@ -169,14 +169,14 @@ def test_cpu_handed_to_the_default_executor_is_told_to_go_to_a_process_pool(tmp_
 PREPARE_THEN_POOL = """\
 from concurrent.futures import ThreadPoolExecutor
 
-def crunch(seed, n=300_000):
+def crunch(seed, n=250_000):
     total = 0
     for i in range(n):
         total = (total + i * seed) % 1_000_003
     return total
 
 def main():
-    prepared = crunch(3, 2_000_000)
+    prepared = crunch(3, 3_000_000)
     with ThreadPoolExecutor(max_workers=4) as pool:
         futures = [pool.submit(crunch, s) for s in range(1, 5)]
         print(prepared + sum(f.result() for f in futures))
