@@ -2,11 +2,12 @@
 
 The program already uses the model concadvisor recommends for GIL-holding CPU work: a
 ``ProcessPoolExecutor`` with one worker per core runs ``count_primes`` on each range.
-The parent process mostly waits for its workers; their CPU shows up as the children's.
-The advice recognises the pool and does not propose threads or asyncio for it.
+The parent process mostly waits for its workers: that wait is no I/O, so it leaves the
+split and the workers' CPU in ``count_primes`` takes its place. The advice recognises the
+pool and does not propose threads or asyncio for it.
 
 Expected model: multiprocessing
-Dominant category: io_wait (the parent waits; the CPU is in the worker processes)
+Dominant category: cpu_gil (the work is in the worker processes; the parent's wait on them is not I/O)
 """
 import os
 import time

@@ -113,7 +113,8 @@ def _worker_wait(facts) -> dict:
         return {}
     return {"worker_wait_seconds": round(wait.seconds, 4),
             "worker_wait": {"joins": round(wait.joins, 4), "idle_workers": round(wait.idle_workers, 4),
-                            "event_loop": round(wait.event_loop, 4),
+                            "event_loop": round(wait.event_loop, 4), "processes": round(wait.processes, 4),
+                            "children_work": {k: round(float(v), 4) for k, v in wait.children_work.items()},
                             **({"where": {**wait.where, "seconds": round(wait.where["seconds"], 4)}}
                                if wait.where else {})}}
 
@@ -141,7 +142,7 @@ def analyse(measurement: Measurement) -> Result:
         notes.append(note)
     extra = {
         "gil_wait_seconds": round(facts.seconds.get("gil_wait", 0.0), 4),
-        "category_seconds": {k: round(v, 4) for k, v in facts.seconds.items()},
+        "category_seconds": {k: round(v, 4) for k, v in facts.split_seconds.items()},
         **_worker_wait(facts),
         "threads": [
             {"name": r.thread, "wall_seconds": round(float(r.wall_seconds or 0), 4),

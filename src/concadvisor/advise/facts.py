@@ -45,7 +45,13 @@ class Facts:
     # --- derived views ----------------------------------------------------------------
     @property
     def total_seconds(self) -> float:
-        return sum(self.seconds[c] for c in (IO_WAIT, CPU_GIL, CPU_NOGIL, OTHER))
+        return sum(self.split_seconds[c] for c in (IO_WAIT, CPU_GIL, CPU_NOGIL, OTHER))
+
+    @property
+    def split_seconds(self) -> dict[str, float]:
+        """The seconds the split is made of: this process's working threads, and the work
+        of the worker processes it waited on in their place (their waits for it are out)."""
+        return _with_children_work(self.seconds, self.worker_wait)
 
     def wait_sites(self) -> pd.DataFrame:
         sites = self.sites[self.sites[IO_WAIT] > 0]
@@ -208,7 +214,7 @@ def gather_facts(measurement: Measurement) -> Facts:
     return Facts(
         wall_seconds=measurement.wall_seconds,
         seconds=seconds,
-        shares=category_shares(seconds),
+        shares=category_shares(_with_children_work(seconds, worker_wait)),
         cores=int(target.get("cpu_count") or 1),
         gil_enabled=bool(target.get("gil_enabled", True)),
         sites=sites,
@@ -229,6 +235,8 @@ def gather_facts(measurement: Measurement) -> Facts:
     )
 
 
+# The standard library's pools: waiting in them is waiting on the program's own workers.
+POOL_LIBRARIES = ("concurrent", "multiprocessing")
 # Families of waits that another thread of the same process ends (a lock it releases, a
 # queue it feeds): with the program's own worker threads at work, waiting on them.
 WORKER_WAIT_FAMILIES = ("lock", "queue")
@@ -236,23 +244,28 @@ WORKER_WAIT_FAMILIES = ("lock", "queue")
 
 @dataclass(frozen=True)
 class WorkerWait:
-    """Seconds the working threads spent waiting on the program's own worker threads.
+    """Seconds the working threads spent waiting on the program's own worker threads or
+    worker processes.
 
     The work is where the workers are: this time is neither I/O to overlap nor work to
     spread, so it leaves the split (``io_wait``) and the speedup model, and the report
     shows it apart. ``joins``: futures, joins, a thread's start and other lock or queue
     waits at the program's call sites; ``idle_workers``: pool threads waiting for their
-    next task; ``event_loop``: an event loop idle while its executor threads ran the work.
+    next task; ``event_loop``: an event loop idle while its executor threads ran the work;
+    ``processes``: waits on worker processes, whose work in the tasks (``children_work``)
+    takes their place in the split.
     """
 
     joins: float = 0.0
     idle_workers: float = 0.0
     event_loop: float = 0.0
+    processes: float = 0.0  # waits on the program's own worker processes
+    children_work: dict = field(default_factory=dict)  # their seconds in the tasks, by category
     where: dict = field(default_factory=dict)  # the biggest join site: file, line, callee, seconds
 
     @property
     def seconds(self) -> float:
-        return self.joins + self.idle_workers + self.event_loop
+        return self.joins + self.idle_workers + self.event_loop + self.processes
 
 
 def take_out_worker_waits(measurement: Measurement, sites: pd.DataFrame, seconds: dict) -> WorkerWait | None:
@@ -310,13 +323,64 @@ def take_out_worker_waits(measurement: Measurement, sites: pd.DataFrame, seconds
             budget -= moved
             loop += moved
     idle_total = sum(idle.values())
-    total = joins + loop + idle_total
+    processes, children_work, where_processes = _waits_on_worker_processes(measurement, sites)
+    total = joins + loop + idle_total + processes
     if total <= 0:
         return None
     moved = min(total, seconds[IO_WAIT])
     seconds[IO_WAIT] -= moved
     seconds["worker_wait"] = moved
-    return WorkerWait(joins=joins, idle_workers=idle_total, event_loop=loop, where=where_)
+    if where_processes and (not where_ or where_processes["seconds"] > where_["seconds"]):
+        where_ = where_processes
+    return WorkerWait(joins=joins, idle_workers=idle_total, event_loop=loop, processes=processes,
+                      children_work=children_work, where=where_)
+
+
+def _waits_on_worker_processes(measurement: Measurement, sites: pd.DataFrame) -> tuple[float, dict, dict]:
+    """(seconds, the workers' work, the longest site) of waits on the program's own worker
+    processes: a process pool's futures and map, a ``multiprocessing.Process``'s join.
+
+    With py-spy following the children, each worker's seconds inside the program's tasks
+    (``children[].task_seconds``) are the work behind the wait: it joins the split, the
+    wait leaves it. With a tracing profiler only the children's CPU is known (rusage):
+    the part of the wait it explains on this machine's cores moves, as GIL-holding CPU
+    (each worker holds its own GIL); the rest stays a wait (workers that waited)."""
+    mask = sites["library"].isin(POOL_LIBRARIES) & (sites[IO_WAIT] > 0)
+    if not mask.any():
+        return 0.0, {}, {}
+    children = [c for c in (measurement.extra.get("children") or []) if "task_seconds" in c]
+    work = {c: 0.0 for c in CATEGORIES}
+    if children:
+        for child in children:
+            for c in CATEGORIES:
+                work[c] += float(child["task_seconds"].get(c, 0.0))
+        budget = float(sites.loc[mask, IO_WAIT].sum())
+    else:
+        cpu = float(measurement.children_cpu_seconds or 0.0)
+        cores = int(measurement.target.get("cpu_count") or 1)
+        work[CPU_GIL] = cpu
+        budget = cpu / max(cores, 1)
+    if sum(work.values()) <= 0:
+        return 0.0, {}, {}
+    top = sites[mask].sort_values(IO_WAIT, ascending=False).iloc[0]
+    where_ = {"file": str(top["file"]), "line": int(top["line"]), "callee": str(top["callee"]),
+              "function": str(top["user_function"]), "seconds": float(top[IO_WAIT])}
+    moved_total = 0.0
+    for index in sites[mask].sort_values(IO_WAIT, ascending=False).index:
+        moved = min(float(sites.at[index, IO_WAIT]), budget - moved_total)
+        if moved <= 0:
+            break
+        sites.at[index, IO_WAIT] -= moved
+        sites.at[index, "worker_wait"] += moved
+        moved_total += moved
+    return moved_total, work, where_
+
+
+def _with_children_work(seconds: dict, worker_wait: WorkerWait | None) -> dict:
+    work = worker_wait.children_work if worker_wait is not None else {}
+    if not work:
+        return seconds
+    return {k: v + float(work.get(k, 0.0)) for k, v in seconds.items()}
 
 
 def _thread_cpu(measurement: Measurement) -> tuple[float, float]:

@@ -18,11 +18,10 @@ import pandas as pd
 
 from ..catalog import CPU_GIL, CPU_NOGIL, IO_WAIT, OTHER
 from .checklist import Answer, periodic_chore, where
-from .facts import Facts
+from .facts import POOL_LIBRARIES, Facts
 from .speedup import MODELS, Work, estimate, model_seconds, process_start_seconds
 
 MIN_GAIN = 1.25
-POOL_LIBRARIES = ("concurrent", "multiprocessing")
 IMPORT_MACHINERY = {"_find_and_load", "_handle_fromlist", "_call_with_frames_removed", "<module>"}
 # Below this much measured work a concurrency change can't pay for itself.
 MIN_WORK_SECONDS = 0.2
@@ -83,7 +82,7 @@ def work_from_facts(f: Facts) -> Work:
         # A unit a pool's threads ran once each ran as many times as the pool had tasks.
         repeats = max(int(cpu_sites.groupby("unit")["repeats"].max().max()), _cpu_pieces(cpu_sites))
         longest = _longest_piece(cpu_sites, cpu_sites[cpu_sites["repeats"] == repeats])
-        if repeats < 2 and f.cpu_seconds() > f.seconds[IO_WAIT]:
+        if repeats < 2 and f.cpu_seconds() > f.seconds[IO_WAIT] and _can_be_cut(cpu_sites):
             # One long computation: its loop can be cut into chunks, one per core.
             repeats, longest, one_computation = max(f.cores, 2), 0.0, True
     one_off = (0.0, 0.0) if one_computation or repeats < 2 else _one_off_cpu(cpu_sites, waits)
@@ -101,6 +100,14 @@ def work_from_facts(f: Facts) -> Work:
                 child_cpu=0.0 if f.uses_processes else f.children_cpu_seconds, longest_piece=longest,
                 serial_cpu=serial_gil + serial_nogil, unplaced_cpu=f.unplaced_cpu,
                 process_start=process_start_seconds(f.python, sys.platform))
+
+
+def _can_be_cut(cpu_sites) -> bool:
+    """Whether the one long computation is a loop the program could cut into chunks: its
+    own code, or a call it makes many times. One call of a native function (one
+    ``zlib.compress`` of a buffer, one query) is not: it runs whole in one worker."""
+    top = cpu_sites.iloc[0]
+    return top["callee"] == "(own code)" or int(top["calls"]) >= 2
 
 
 def _one_off_cpu(cpu_sites, wait_sites) -> tuple[float, float]:
@@ -235,19 +242,49 @@ def without_the_pool(f: Facts) -> float | None:
     return (outside + pool_today) / after
 
 
+def with_bigger_chunks(f: Facts) -> float | None:
+    """today / after for keeping the process pool but handing its tasks out in big chunks
+    (``chunksize``, or a batch of items per task): the dispatch per task all but goes, and
+    the tasks' CPU spreads over the workers on the cores (None: no pool measured). The
+    pool's processes are already started today, so no start-up is added."""
+    pool = f.pool
+    if pool is None or pool.task_cpu + pool.worker_dispatch_cpu <= 0:
+        return None
+    lanes = max(min(pool.workers, f.cores), 1)
+    pool_today = max((pool.task_cpu + pool.worker_dispatch_cpu) / lanes, pool.section_cpu + pool.helper_cpu)
+    outside = max(f.wall_seconds - pool.section_seconds, 0.0)
+    after = outside + max(pool.task_cpu / lanes, TASK_SAMPLE_SECONDS * pool.workers)
+    return (outside + pool_today) / after if after > 0 else None
+
+
 def recommend(f: Facts, answers: list[Answer], findings) -> Recommendation:
     by_key = {a.key: a for a in answers}
     work = work_from_facts(f)
     estimates = {m: round(_estimate(work, m, f), 2) for m in MODELS}
     today = current_model(f)
-    plain_loop = without_the_pool(f) if today in ("multiprocessing", "asyncio+multiprocessing") else None
-    if plain_loop is not None and plain_loop >= MIN_GAIN and plain_loop >= max(estimates.values()):
-        # The pool costs more than the work it hands out: "none" is the change that pays.
+    pooled = today in ("multiprocessing", "asyncio+multiprocessing")
+    plain_loop = without_the_pool(f) if pooled else None
+    chunked = with_bigger_chunks(f) if pooled else None
+    pool_fix = max(plain_loop or 0.0, chunked or 0.0)
+    if plain_loop is not None and pool_fix >= MIN_GAIN and pool_fix >= max(estimates.values()):
+        # The pool's dispatch costs more than the tasks gain from it: a plain loop, or the
+        # same pool handing out big chunks, whichever is estimated faster.
         estimates["none"] = round(plain_loop, 2)
+        model, gain = "none", plain_loop
+        if chunked is not None and chunked * NEAR_BEST > plain_loop:
+            # Keeping the pool pays only clearly: a plain loop is fewer moving parts.
+            model, gain = today, chunked
+        if chunked is not None:
+            estimates[today] = round(max(chunked, estimates.get(today, 1.0)), 2)
+        rival = today if model == "none" else "none"
+        near = chunked is not None and min(chunked, plain_loop) >= NEAR_BEST * max(chunked, plain_loop)
         return Recommendation(
-            model="none", alternatives=[], estimated_speedup=round(plain_loop, 2),
-            confidence=_confidence(f, estimates, "none"), checklist=answers, estimates=estimates,
-            reasons=[_why_drop_the_pool(f, plain_loop)], changes=_pool_changes(f), current_model=today,
+            model=model, alternatives=[rival] if estimates.get(rival, 1.0) >= MIN_GAIN else [],
+            estimated_speedup=round(gain, 2),
+            confidence=_confidence(f, estimates, model), checklist=answers, estimates=estimates,
+            reasons=[_why_drop_the_pool(f, plain_loop) if model == "none" else _why_chunk(f, chunked, plain_loop)],
+            changes=_pool_changes(f), current_model=today,
+            close_call=close_call(model, estimates, [model, rival] if near else [model], today),
             work={k: round(v, 4) if isinstance(v, float) else v for k, v in work.__dict__.items()})
     order = preference(f, by_key, findings)
     if today in order and estimates[today] >= MIN_GAIN and not _loop_blocked_by_cpu(findings):
@@ -395,6 +432,14 @@ def _why_drop_the_pool(f: Facts, gain: float) -> str:
             f"and sending results back, and this process {pool.section_cpu + pool.helper_cpu:.2f} s handing "
             f"them out; calling the task in a plain loop is about {gain:.1f}x faster (or hand them out in "
             f"far bigger chunks: chunksize, or a batch of items per task)")
+
+
+def _why_chunk(f: Facts, gain: float, plain_loop: float) -> str:
+    pool = f.pool
+    return (f"the process pool hands its tasks out one by one: its worker processes spent {pool.task_cpu:.2f} s "
+            f"of CPU in the tasks and {pool.worker_dispatch_cpu:.2f} s fetching them and sending results back; "
+            f"handed out in big chunks (chunksize, or a batch of items per task) the tasks spread over "
+            f"{max(min(pool.workers, f.cores), 1)} cores for about {gain:.1f}x (a plain loop: {plain_loop:.1f}x)")
 
 
 def _pool_changes(f: Facts) -> list[dict]:

@@ -95,8 +95,52 @@ def describe(sampling, interval: float, *, paths=(), library_paths=(), runner_fi
         pool_worker = forked or "multiprocessing" in (line or "")
         share = _task_share(views["active"] or views["every"], pool_worker, library_paths, runner_file)
         summary["task_cpu_seconds"] = round(summary["cpu_seconds"] * share, 4)
+        summary["task_seconds"] = _task_seconds(views, pool_worker, summary, interval, library_paths, runner_file)
         out.append(summary)
     return out
+
+
+def _task_seconds(views, pool_worker: bool, summary: dict, interval: float, library_paths,
+                  runner_file: str) -> dict:
+    """The child's seconds of each category inside the program's own tasks: all of them for
+    a child that runs a program of its own; for a pool's worker, its task CPU split by the
+    GIL sampler's share, and its waits inside a task (a sample in the tasks while idle), not
+    its waits for the next task."""
+    if not pool_worker:
+        return dict(summary["category_seconds"])
+    every = _in_task(views["every"], library_paths, runner_file)
+    active = _in_task(views["active"], library_paths, runner_file)
+    holding = _in_task(views["gil"], library_paths, runner_file)
+    cpu = float(summary["task_cpu_seconds"])
+    gil_share = min(holding / active, 1.0) if active else 1.0
+    # The samplers run apart (each may drop samples on a busy machine): the time in the
+    # tasks is the all-threads sampler's, their CPU the clock's; the rest of it waited,
+    # less its share of the worker's time queued for a core.
+    samples = sum(len(thread.stacks) for thread in views["every"]) or 1
+    queued = float(summary.get("run_queue_seconds") or 0.0) * every / samples
+    waited = max(every * interval - cpu - queued, 0.0)
+    return {IO_WAIT: round(waited, 4), CPU_GIL: round(cpu * gil_share, 4),
+            CPU_NOGIL: round(cpu * (1 - gil_share), 4), OTHER: 0.0}
+
+
+def _in_task(threads, library_paths, runner_file: str) -> int:
+    """How many of these samples run the program's own code below a library's frames."""
+    return sum(1 for thread in threads for stack in thread.stacks
+               if stack and _below_library(stack, library_paths, runner_file))
+
+
+def _below_library(stack, library_paths, runner_file: str) -> bool:
+    started = seen_library = False  # frames above the program's first (a runner's) don't count
+    for name, file, _ in stack:
+        if not file or str(name).startswith("process "):
+            continue
+        if _own(file, library_paths, runner_file):
+            if seen_library:
+                return True
+            started = True
+        elif started and file != "~":
+            seen_library = True
+    return False
 
 
 def _task_share(threads, pool_worker: bool, library_paths, runner_file: str) -> float:
@@ -113,20 +157,7 @@ def _task_share(threads, pool_worker: bool, library_paths, runner_file: str) -> 
         return 1.0 if not pool_worker else 0.0
     if not pool_worker:
         return 1.0
-    in_task = 0
-    for stack in stacks:
-        started = seen_library = False  # frames above the program's first (a runner's) don't count
-        for name, file, _ in stack:
-            if not file or str(name).startswith("process "):
-                continue
-            if _own(file, library_paths, runner_file):
-                if seen_library:
-                    in_task += 1
-                    break
-                started = True
-            elif started and file != "~":
-                seen_library = True
-    return in_task / len(stacks)
+    return sum(1 for stack in stacks if _below_library(stack, library_paths, runner_file)) / len(stacks)
 
 
 def _root_files(threads) -> set:

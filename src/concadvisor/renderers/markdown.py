@@ -284,7 +284,8 @@ def _worker_wait_note(r: Result) -> str:
         return ""
     parts = r.extra.get("worker_wait") or {}
     kinds = [("joins", "futures, joins and locks"), ("idle_workers", "pool threads idle between tasks"),
-             ("event_loop", "the event loop idle while its executor threads worked")]
+             ("event_loop", "the event loop idle while its executor threads worked"),
+             ("processes", "waiting on its worker processes")]
     listed = ", ".join(f"{float(parts.get(key) or 0):.2f} s {label}" for key, label in kinds
                        if float(parts.get(key) or 0) >= 0.005)
     at = parts.get("where") or {}
@@ -292,5 +293,8 @@ def _worker_wait_note(r: Result) -> str:
     if at:
         line = f"{os.path.basename(str(at.get('file', '')))}:{at.get('line', 0)}"
         place = f"; the longest at {md(str(at.get('callee', '')))} in {md(str(at.get('function', '')))}() at {code(line)}"
-    return (f"\n\nNot in the split: {seconds:.2f} s waiting on the program's own threads ({listed}{place}). "
-            "The work is where those threads are: this is neither I/O to overlap nor work to spread.")
+    work = parts.get("children_work") or {}
+    instead = (f" In its place the split counts the worker processes' {sum(float(v) for v in work.values()):.2f} s "
+               "inside the program's tasks.") if work else ""
+    return (f"\n\nNot in the split: {seconds:.2f} s waiting on the program's own workers ({listed}{place}). "
+            "The work is where the workers are: this is neither I/O to overlap nor work to spread." + instead)
