@@ -222,8 +222,39 @@ def test_a_pool_whose_tasks_are_worth_spreading_is_told_to_chunk_them(tmp_path, 
     rec = data["recommendation"]
     assert rec["current_model"] == "multiprocessing"
     # Either answer beats the pool as written; chunks are estimated the faster (2 cores).
+    # (The plain loop's estimate is a lower bound: today's pool is put at its least time.)
     assert rec["model"] == "multiprocessing", rec["reasons"]
     assert "big chunks" in rec["reasons"][0]
-    assert rec["estimated_speedup"] >= 1.25 and rec["estimates"]["none"] >= 1.25
+    assert rec["estimated_speedup"] >= 1.25
     assert rec["estimated_speedup"] > rec["estimates"]["none"]
     assert rec["changes"] and rec["changes"][0]["location"].endswith("chunky.py:8")
+
+
+# 20,000 tasks of a few microseconds on 4 threads. Measured here: 0.38-0.43 s as written,
+# 0.07-0.08 s in a plain loop (about 5x).
+THREAD_POOL_TINY = """\
+from concurrent.futures import ThreadPoolExecutor
+
+def task(x):
+    return sum(i * i % 7 for i in range(x % 20 + 20))
+
+def main():
+    print(sum(map(len, ["warm", "up"])))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        print(sum(pool.map(task, range(20_000))))
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.mark.parametrize("backend", ["cprofile", "auto"])
+def test_a_thread_pool_that_costs_more_than_its_tasks_is_told_to_drop_it(tmp_path, write_script, backend):
+    done, data = profile_json(tmp_path, write_script("tiny_threads.py", THREAD_POOL_TINY), "--backend", backend)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rec = data["recommendation"]
+    assert rec["current_model"] == "threads"
+    assert rec["model"] == "none", rec["reasons"]
+    assert rec["estimated_speedup"] >= 1.25 and "thread pool costs more" in rec["reasons"][0]
+    # named at the pool's map, not at the builtin map a line above
+    assert rec["changes"][0]["location"].endswith("tiny_threads.py:9"), rec["changes"]

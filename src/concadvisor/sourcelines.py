@@ -8,6 +8,7 @@ blocking call inside the event loop from a healthy ``await``.
 from __future__ import annotations
 
 import ast
+import builtins
 import linecache
 import os
 from dataclasses import dataclass
@@ -237,6 +238,9 @@ def find_call(path: str, def_line: int, callee: str, line: int = 0, native: bool
                     awaited=awaited, source=source_line(path, call.lineno))
 
 
+_BUILTIN_NAMES = frozenset(dir(builtins))
+
+
 def _best_match(calls, qualified: str, native: bool = False):
     """``calls`` are (call, awaited, name). Among those with the wanted short name, the one
     spelled most like the qualified name (``time.sleep`` over ``asyncio.sleep``), not
@@ -244,6 +248,10 @@ def _best_match(calls, qualified: str, native: bool = False):
     whose name and the wanted one contain each other."""
     wanted = qualified.rsplit(".", 1)[-1]
     named = [(index, call, awaited) for index, (call, awaited, name) in enumerate(calls) if name == wanted]
+    if not native and wanted in _BUILTIN_NAMES:
+        # A bare ``map(...)`` is the builtin, a native callable: a Python ``map`` is a
+        # method called on something (``pool.map``).
+        named = [c for c in named if _dotted_name(c[1]) != wanted] or named
     if named:
         index, call, awaited = max(named, key=lambda c: (
             _spelling_match(_dotted_name(c[1]), qualified), native and not c[2], -c[0]))

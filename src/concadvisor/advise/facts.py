@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..catalog import BLOCKING_LIBRARIES, CATEGORIES, CPU_GIL, CPU_NOGIL, FAMILIES, IO_WAIT, OTHER
 from ..callsites import call_sites
+from ..sourcelines import find_call
 from ..classify import category_seconds, category_shares, counted_functions
 from ..table import Measurement
 
@@ -102,14 +103,17 @@ class Facts:
 
 @dataclass(frozen=True)
 class PoolCost:
-    """What the program's process pool cost, against the tasks it ran.
+    """What the program's process or thread pool cost, against the tasks it ran.
 
-    ``task_cpu``: the workers' CPU inside the program's own functions (the tasks);
+    ``task_cpu``: the workers' CPU inside the program's own functions (the tasks), of it
+    ``task_nogil`` released the GIL; ``task_wait``: the tasks' own waits;
     ``worker_dispatch_cpu``: the rest of the workers' CPU (fetching, unpickling, sending
     results); ``section_seconds``: the main thread's time in the pool's calls (start,
     map/submit, waiting, shutdown); ``section_cpu``: its CPU there; ``helper_cpu``: the CPU
-    of the process's other threads (a pool's feeder and result threads); ``workers``: the
-    worker processes sampled; ``call``: where the program calls the pool longest.
+    of the process's other threads (a process pool's feeder and result threads);
+    ``workers``: the worker processes sampled, or the pool's threads; ``threads``: a
+    thread pool (its workers share the program's GIL); ``call``: where the program calls
+    the pool longest.
     """
 
     task_cpu: float
@@ -119,6 +123,9 @@ class PoolCost:
     helper_cpu: float
     workers: int
     call: dict = field(default_factory=dict)  # the busiest call into the pool (see _busiest_call)
+    task_nogil: float = 0.0
+    task_wait: float = 0.0
+    threads: bool = False
 
 
 POOL_FILES = ("multiprocessing/", "concurrent/futures/")
@@ -135,9 +142,45 @@ def _pool_cost(measurement: Measurement) -> PoolCost | None:
     section, section_cpu, call = _main_thread_in_pool(measurement)
     if section <= 0:
         return None
+    waits = sum(float((c.get("task_seconds") or {}).get(IO_WAIT, 0.0)) for c in children)
     return PoolCost(task_cpu=task, worker_dispatch_cpu=dispatch, section_seconds=section,
                     section_cpu=section_cpu, helper_cpu=_thread_cpu(measurement)[1],
-                    workers=len(children), call=call)
+                    workers=len(children), call=call, task_wait=waits)
+
+
+def _thread_pool_cost(measurement: Measurement, sites: pd.DataFrame) -> PoolCost | None:
+    """The same for a pool of threads (named as one, see ``classify.thread_pools``): the
+    tasks are the program's call sites in its threads, the dispatch the rest of their
+    CPU (taking the next task off the queue, completing its future). None without one."""
+    from ..classify import thread_pools
+
+    threads = measurement.threads
+    members = set()
+    for index in thread_pools(threads["thread"]):
+        members |= set(threads.loc[index, "thread"])
+    if not members or sites.empty:
+        return None
+    rows = measurement.functions[measurement.functions["thread"].isin(members)]
+    gil_wait = rows["gil_wait"] if "gil_wait" in rows else 0.0
+    cpu = float((rows[CPU_GIL] - gil_wait).clip(lower=0).sum() + rows[CPU_NOGIL].sum())
+    tasks = sites[sites["thread"].isin(members)]
+    task_gil = float(tasks[CPU_GIL].sum()) * _net_of_gil_wait(rows)
+    task_nogil = float(tasks[CPU_NOGIL].sum())
+    section, section_cpu, call = _main_thread_in_pool(measurement)
+    if section <= 0 or cpu <= 0:
+        return None
+    return PoolCost(task_cpu=task_gil + task_nogil, worker_dispatch_cpu=max(cpu - task_gil - task_nogil, 0.0),
+                    section_seconds=section, section_cpu=section_cpu, helper_cpu=0.0,
+                    workers=len(members), call=call, task_nogil=task_nogil,
+                    task_wait=float(tasks[IO_WAIT].sum()), threads=True)
+
+
+def _net_of_gil_wait(rows: pd.DataFrame) -> float:
+    """The share of the rows' GIL-holding seconds that was CPU, not queueing for the GIL."""
+    held = float(rows[CPU_GIL].sum())
+    if held <= 0 or "gil_wait" not in rows:
+        return 1.0
+    return max(held - float(rows["gil_wait"].sum()), 0.0) / held
 
 
 def _main_thread_in_pool(measurement: Measurement) -> tuple[float, float, dict]:
@@ -171,7 +214,11 @@ def _busiest_call(rows: pd.DataFrame, entering: pd.DataFrame) -> dict:
     if top["caller_id"] not in by_id.index or top["callee_id"] not in by_id.index:
         return {}
     caller, callee = by_id.loc[[top["caller_id"]]].iloc[0], by_id.loc[[top["callee_id"]]].iloc[0]
-    return {"file": str(caller["file"]), "line": int(top["line"] or caller["line"]),
+    line = int(top["line"] or 0)
+    if not line:  # a tracing profiler has no call lines: the call as written in the source
+        found = find_call(str(caller["file"]), int(caller["line"]), str(callee["function"]))
+        line = found.line if found else int(caller["line"])
+    return {"file": str(caller["file"]), "line": line,
             "function": str(caller["function"]), "callee": str(callee["function"]),
             "seconds": float(top["seconds"])}
 
@@ -230,7 +277,8 @@ def gather_facts(measurement: Measurement) -> Facts:
         process_cpu_seconds=measurement.process_cpu_seconds,
         unplaced_cpu=_unplaced_cpu(measurement),
         python=str(target.get("python") or ""),
-        pool=_pool_cost(measurement) if uses_processes else None,
+        pool=_pool_cost(measurement) if uses_processes else (
+            _thread_pool_cost(measurement, sites) if uses_threads else None),
         worker_wait=worker_wait,
     )
 

@@ -214,29 +214,40 @@ def preference(f: Facts, answers: dict[str, Answer], findings) -> list[str]:
     return ["asyncio", "threads", "asyncio+multiprocessing", "multiprocessing"]
 
 
-# One py-spy sample at its 250 Hz: the least task CPU a worker is credited with.
-TASK_SAMPLE_SECONDS = 0.004
+def _pool_today(f: Facts) -> tuple[float, float]:
+    """(the pool section's least possible seconds today, the seconds outside it).
+
+    Its measured wall time is not used: under a sampler that follows the children it runs
+    several times longer than plain. A process pool's section takes at least its workers'
+    CPU (tasks and their dispatch) spread over the workers on the cores, its tasks' waits
+    over the workers, or the parent's own dispatch CPU (the main thread in the pool's calls
+    and the pool's helper threads, which share its GIL), whichever is longest. A thread
+    pool's workers share the program's GIL: its GIL-holding CPU, its dispatch and the main
+    thread's in the pool's calls run one after another; only GIL-free task CPU spreads.
+    """
+    pool = f.pool
+    lanes = max(min(pool.workers, f.cores), 1)
+    outside = max(f.wall_seconds - pool.section_seconds, 0.0)
+    if pool.threads:
+        serial = pool.task_cpu - pool.task_nogil + pool.worker_dispatch_cpu + pool.section_cpu
+        today = max(serial + pool.task_nogil / lanes, pool.task_wait / max(pool.workers, 1))
+        return today, outside
+    today = max((pool.task_cpu + pool.worker_dispatch_cpu) / lanes,
+                (pool.task_cpu + pool.worker_dispatch_cpu + pool.task_wait) / max(pool.workers, 1),
+                pool.section_cpu + pool.helper_cpu)
+    return today, outside
 
 
 def without_the_pool(f: Facts) -> float | None:
-    """today / after for running a process pool's tasks in a plain loop (None: no pool
-    measured, or nothing to gain).
-
-    Today's pool section is put at the least it can take: the workers' CPU (tasks and
-    their dispatch) spread over the workers on the cores, or the parent's own dispatch
-    CPU (the main thread in the pool's calls and the pool's helper threads, which share
-    its GIL), whichever is longer. Its measured wall time is not used: under a sampler
-    that follows the children it runs several times longer than plain. Without the pool
-    the tasks' own CPU runs once, in line; what ran outside the pool stays as it was.
-    """
+    """today / after for running a pool's tasks in a plain loop (None: no pool measured,
+    or nothing to gain): the tasks' own CPU and waits run once, in line; what ran outside
+    the pool stays as it was."""
     pool = f.pool
     if pool is None or pool.task_cpu + pool.worker_dispatch_cpu <= 0:
         return None
-    lanes = max(min(pool.workers, f.cores), 1)
-    pool_today = max((pool.task_cpu + pool.worker_dispatch_cpu) / lanes, pool.section_cpu + pool.helper_cpu)
-    outside = max(f.wall_seconds - pool.section_seconds, 0.0)
+    pool_today, outside = _pool_today(f)
     # Tasks too short for the sampler to see: at least one sample of each worker's.
-    after = outside + max(pool.task_cpu, TASK_SAMPLE_SECONDS * pool.workers)
+    after = outside + max(pool.task_cpu, TASK_SAMPLE_SECONDS * pool.workers) + pool.task_wait
     if after <= 0:
         return None
     return (outside + pool_today) / after
@@ -245,16 +256,22 @@ def without_the_pool(f: Facts) -> float | None:
 def with_bigger_chunks(f: Facts) -> float | None:
     """today / after for keeping the process pool but handing its tasks out in big chunks
     (``chunksize``, or a batch of items per task): the dispatch per task all but goes, and
-    the tasks' CPU spreads over the workers on the cores (None: no pool measured). The
-    pool's processes are already started today, so no start-up is added."""
+    the tasks' CPU spreads over the workers on the cores (None: no process pool measured).
+    Starting the workers stays (today's least time leaves it out, so this adds it): on
+    tasks of a few milliseconds in all, that is what the plain loop saves."""
     pool = f.pool
-    if pool is None or pool.task_cpu + pool.worker_dispatch_cpu <= 0:
+    if pool is None or pool.threads or pool.task_cpu + pool.worker_dispatch_cpu <= 0:
         return None
     lanes = max(min(pool.workers, f.cores), 1)
-    pool_today = max((pool.task_cpu + pool.worker_dispatch_cpu) / lanes, pool.section_cpu + pool.helper_cpu)
-    outside = max(f.wall_seconds - pool.section_seconds, 0.0)
-    after = outside + max(pool.task_cpu / lanes, TASK_SAMPLE_SECONDS * pool.workers)
+    pool_today, outside = _pool_today(f)
+    start = lanes * process_start_seconds(f.python, sys.platform)
+    after = outside + start + max(pool.task_cpu / lanes, pool.task_wait / max(pool.workers, 1),
+                                  TASK_SAMPLE_SECONDS * pool.workers)
     return (outside + pool_today) / after if after > 0 else None
+
+
+# One py-spy sample at its 250 Hz: the least task CPU a worker is credited with.
+TASK_SAMPLE_SECONDS = 0.004
 
 
 def recommend(f: Facts, answers: list[Answer], findings) -> Recommendation:
@@ -262,7 +279,7 @@ def recommend(f: Facts, answers: list[Answer], findings) -> Recommendation:
     work = work_from_facts(f)
     estimates = {m: round(_estimate(work, m, f), 2) for m in MODELS}
     today = current_model(f)
-    pooled = today in ("multiprocessing", "asyncio+multiprocessing")
+    pooled = today in ("multiprocessing", "asyncio+multiprocessing", "threads")
     plain_loop = without_the_pool(f) if pooled else None
     chunked = with_bigger_chunks(f) if pooled else None
     pool_fix = max(plain_loop or 0.0, chunked or 0.0)
@@ -427,6 +444,11 @@ def _why(model: str, f: Facts, a: dict[str, Answer]) -> str:
 
 def _why_drop_the_pool(f: Facts, gain: float) -> str:
     pool = f.pool
+    if pool.threads:
+        return (f"the thread pool costs more than the work it hands out: its {pool.workers} threads spent "
+                f"{pool.task_cpu:.3f} s of CPU in the tasks and {pool.worker_dispatch_cpu:.2f} s taking them off "
+                f"the queue and completing their futures, and the main thread {pool.section_cpu:.2f} s handing "
+                f"them out, all under one GIL; calling the task in a plain loop is about {gain:.1f}x faster")
     return (f"the process pool costs more than the work it hands out: its worker processes spent "
             f"{pool.task_cpu:.3f} s of CPU in the tasks and {pool.worker_dispatch_cpu:.2f} s fetching them "
             f"and sending results back, and this process {pool.section_cpu + pool.helper_cpu:.2f} s handing "

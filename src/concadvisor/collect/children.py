@@ -33,6 +33,9 @@ BUSY_SHARE = 0.03
 TOP_FUNCTIONS = 5
 # The function all of a child's samples went through: at least this share of them.
 ENTRY_SHARE = 0.8
+# A worker's time in its tasks less their CPU, below this share of that time, is the
+# samplers disagreeing (each drops samples on its own), not the tasks waiting.
+WAIT_NOISE_SHARE = 0.25
 # Children with fewer samples than this are left out (py-spy caught them as they ended).
 MIN_SAMPLES = 2
 
@@ -118,7 +121,10 @@ def _task_seconds(views, pool_worker: bool, summary: dict, interval: float, libr
     # less its share of the worker's time queued for a core.
     samples = sum(len(thread.stacks) for thread in views["every"]) or 1
     queued = float(summary.get("run_queue_seconds") or 0.0) * every / samples
-    waited = max(every * interval - cpu - queued, 0.0)
+    in_tasks = every * interval
+    waited = max(in_tasks - cpu - queued, 0.0)
+    if waited < WAIT_NOISE_SHARE * in_tasks:
+        waited = 0.0  # within what two samplers disagree by: the tasks computed
     return {IO_WAIT: round(waited, 4), CPU_GIL: round(cpu * gil_share, 4),
             CPU_NOGIL: round(cpu * (1 - gil_share), 4), OTHER: 0.0}
 
