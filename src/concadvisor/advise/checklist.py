@@ -170,6 +170,8 @@ def q_already_concurrent(f: Facts) -> Answer:
         kinds.append(f"threads ({f.threads_counted} working of {f.threads_total})")
     if f.uses_processes:
         kinds.append(f"child processes ({f.children_cpu_seconds:.2f} s of CPU in children)")
+    elif f.parallel_children:
+        kinds.append(f"child processes run side by side ({f.children_cpu_seconds:.2f} s of CPU in children)")
     answer = YES if kinds else NO
     return Answer("already_concurrent", "Is it already concurrent (event loop, thread pool, process pool)?",
                   answer, "uses " + "; ".join(kinds) + "." if kinds else "one thread, no event loop, no worker processes.")

@@ -170,9 +170,10 @@ def _cpu_pieces(cpu_sites) -> int:
 
 
 def current_model(f: Facts) -> str:
-    if f.uses_asyncio and f.uses_processes:
+    processes = f.uses_processes or f.parallel_children
+    if f.uses_asyncio and processes:
         return "asyncio+multiprocessing"
-    if f.uses_processes:
+    if processes:
         return "multiprocessing"
     if f.uses_asyncio:
         return "asyncio"
