@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -80,11 +81,19 @@ def plain_run(spec: Spec, folder: Path, twin: str = "") -> tuple[dict | None, fl
     truth_file = folder / f"{spec.name}.truth{'.' + twin if twin else ''}.json"
     start = time.perf_counter()
     extra = {"CORPUS_TRUTH": str(truth_file)} | ({"CORPUS_TWIN": twin} if twin else {})
+    # Its own session, so that a timeout ends its pool workers and children too.
+    proc = subprocess.Popen([PYTHON, f"{spec.name}.py"], cwd=folder, env=_env(extra), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        done = subprocess.run([PYTHON, f"{spec.name}.py"], cwd=folder, env=_env(extra),
-                              capture_output=True, text=True, timeout=PLAIN_TIMEOUT)
+        _, stderr = proc.communicate(timeout=PLAIN_TIMEOUT)
     except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.communicate()
         return None, time.perf_counter() - start, "plain run timed out"
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, "", stderr)
     wall = time.perf_counter() - start
     if done.returncode != 0 or not truth_file.exists():
         return None, wall, f"plain run failed ({done.returncode}): {done.stderr.strip()[-300:]}"
