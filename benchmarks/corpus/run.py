@@ -4,12 +4,18 @@ often the model was right, the split error, the blocking-call findings' precisio
 and the programs the tool got wrong with what it said.
 
     python -m benchmarks corpus [--backends auto,cprofile,yappi,pyspy] [--count N] [--seed S]
+
+``--twins SHAPE`` instead times, for the programs whose shape contains SHAPE (e.g.
+``aio_executor`` or ``swarm``), the program as written against its twins (the same jobs
+under each model, CORPUS_TWIN) a few times each, and checks the truth's acceptable models
+against the fastest measured.
 """
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -18,8 +24,9 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..common import CONCADVISOR, PYTHON, table
-from .generate import CATEGORY, GIL, IO, NOGIL, Spec, blocking_required, expected_model, generate, truth_split
+from ..common import CONCADVISOR, PYTHON, median, table
+from .generate import (CATEGORY, GIL, IO, MODES, NOGIL, TWIN_MODELS, Spec, blocking_required, expected_model, generate,
+                       truth_split)
 
 CATEGORIES = (IO, GIL, NOGIL)
 PLAIN_TIMEOUT = 60
@@ -74,11 +81,19 @@ def plain_run(spec: Spec, folder: Path, twin: str = "") -> tuple[dict | None, fl
     truth_file = folder / f"{spec.name}.truth{'.' + twin if twin else ''}.json"
     start = time.perf_counter()
     extra = {"CORPUS_TRUTH": str(truth_file)} | ({"CORPUS_TWIN": twin} if twin else {})
+    # Its own session, so that a timeout ends its pool workers and children too.
+    proc = subprocess.Popen([PYTHON, f"{spec.name}.py"], cwd=folder, env=_env(extra), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        done = subprocess.run([PYTHON, f"{spec.name}.py"], cwd=folder, env=_env(extra),
-                              capture_output=True, text=True, timeout=PLAIN_TIMEOUT)
+        _, stderr = proc.communicate(timeout=PLAIN_TIMEOUT)
     except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.communicate()
         return None, time.perf_counter() - start, "plain run timed out"
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, "", stderr)
     wall = time.perf_counter() - start
     if done.returncode != 0 or not truth_file.exists():
         return None, wall, f"plain run failed ({done.returncode}): {done.stderr.strip()[-300:]}"
@@ -143,7 +158,9 @@ def run_corpus(specs: list[Spec], folder: Path, backends: list[str], progress=No
             mine.append(judge(spec, truth, backend, result, error or problem))
         if spec.twin and truth and spec.repeats >= 2:
             speedups = {}
-            for model in sorted({o.model for o in mine} - {"", "none"}):
+            # (a sequential program's "none" is the program itself: 1.0x)
+            skip = {"", "none"} if spec.mode == "sequential" else {""}
+            for model in sorted({o.model for o in mine} - skip):
                 twin, _, problem = plain_run(spec, folder, twin=model)
                 if twin and twin["wall"] > 0:
                     speedups[model] = truth["wall"] / twin["wall"]
@@ -216,6 +233,27 @@ def summary_rows(outcomes: list[Outcome], backends: list[str]) -> list[list]:
     return rows
 
 
+def _group(spec: Spec) -> str:
+    return spec.mode + (" (swarm)" if spec.size == "swarm" else "")
+
+
+def concurrent_rows(outcomes: list[Outcome], backends: list[str]) -> list[list]:
+    """Right model on the already-concurrent programs (every mode but sequential; a pool's
+    swarm of tiny jobs apart), in all and per mode: a column per backend."""
+    others = [o for o in outcomes if o.spec.mode != "sequential"]
+    order = {name: i for i, name in enumerate(MODES)}
+    groups = sorted({_group(o.spec) for o in others}, key=lambda g: (order.get(g.split()[0], 99), g))
+
+    def cells(chosen):
+        return [_pct(sum(o.right for o in chosen if o.backend == b), sum(o.backend == b for o in chosen))
+                for b in backends]
+    rows = [["all already-concurrent", len({o.spec.name for o in others})] + cells(others)]
+    for name in groups:
+        mine = [o for o in others if _group(o.spec) == name]
+        rows.append([name, len({o.spec.name for o in mine})] + cells(mine))
+    return rows
+
+
 def by_dimension(outcomes: list[Outcome], backend: str) -> str:
     """Right-model share per mode, per form and per kind of work, for one backend."""
     mine = [o for o in outcomes if o.backend == backend]
@@ -280,15 +318,20 @@ def report(outcomes: list[Outcome], backends: list[str], seed: int) -> str:
         "asyncio; a pool's or child's split has no single truth). Blocking: blocking_in_event_loop findings at a "
         "file:line the generator put a blocking call on / all reported (precision); required blocking calls "
         "found / generated (recall). Repeats: the estimate's repeat count equals the generated one "
-        "(sequential programs with 2+ repeats). Speedup: for sequential programs with 2+ repeats, the "
-        "program also runs its jobs under the recommended model (CORPUS_TWIN: a thread per job for asyncio, a "
-        "thread pool, a process pool, threads for the waits feeding a process pool for the CPU) and the true "
-        "speedup is the plain run's wall over that run's; shown: n: median estimate/true; error factor "
+        "(sequential programs with 2+ repeats). Speedup: for programs with 2+ repeats (but coroutines, module-level "
+        "loops and one-offs), the program also runs its jobs under the recommended model (CORPUS_TWIN: a plain "
+        "loop for none, a thread per job for asyncio, a thread pool, a process pool, threads for the waits "
+        "feeding a process pool for the CPU) and the true speedup is the plain run's (the program as written) "
+        "wall over that run's; shown: n: median estimate/true; error factor "
         "max(e/t, t/e) p50, p95 (both runs once each on a shared 2-core machine: a single run moves 10-20%).\n",
         table(["backend", "programs", "right model", "split |error| n: io p50, p95 / gil p50, p95 / nogil p50, p95",
                "blocking precision", "blocking recall", "repeats",
                "speedup n: est/true p50; error factor p50, p95", "no result"], summary_rows(outcomes, backends)),
     ]
+    rows = concurrent_rows(outcomes, backends)
+    if len(rows) > 1 or rows[0][1]:
+        parts += ["\n### already-concurrent programs: right model per mode (target >= 95%)\n",
+                  table(["mode", "programs"] + [f"right model: {b}" for b in backends], rows)]
     for backend in backends:
         parts += [f"\n### by shape: {backend}\n", by_dimension(outcomes, backend)]
     for backend in backends:
@@ -309,6 +352,58 @@ def run(backends: list[str], count: int = 200, seed: int = 1, scale: float = 1.0
             shutil.rmtree(folder, ignore_errors=True)
 
 
+TWIN_MARGIN = 1.10  # a model within 10% of the fastest measured is as good
+CURRENT = {"threadpool": "threads", "processpool": "multiprocessing", "mpprocess": "multiprocessing",
+           "subprocjobs": "multiprocessing", "aio_executor": "asyncio"}
+
+
+def time_twins(specs: list[Spec], folder: Path, runs: int = 3, progress=None) -> tuple[str, list[dict]]:
+    """The program as written and each twin model (``runs`` rounds, one process at a time,
+    the variants interleaved), the best wall of each (as ``calibrate`` does: on a shared
+    machine a run that had to wait for a core is slower, never faster; the medians are kept in
+    the records). The program as written is one way of its own model: that model's time is
+    the better of the two. The truth agrees with the timing when
+    its preferred model is within 10% of the fastest and every model within 10% of the
+    fastest is acceptable."""
+    records, rows = [], []
+    for spec in specs:
+        if not spec.twin:
+            continue
+        walls = defaultdict(list)
+        for _ in range(runs):
+            for model in ("",) + TWIN_MODELS:
+                truth, _, error = plain_run(spec, folder, twin=model)
+                if truth:
+                    walls[model or "as written"].append(truth["wall"])
+                elif progress:
+                    progress(f"{spec.name} {model or 'as written'}: {error}")
+        med = {m: min(v) for m, v in walls.items()}
+        times = {m: med[m] for m in TWIN_MODELS if m in med}
+        current = CURRENT.get(spec.mode, "none")
+        if "as written" in med:
+            times[current] = min(times.get(current, float("inf")), med["as written"])
+        if not times:
+            continue
+        fastest = min(times, key=times.get)
+        near = sorted(m for m, s in times.items() if s <= times[fastest] * TWIN_MARGIN)
+        missing = sorted(set(near) - set(spec.acceptable))
+        agree = spec.preferred in near and not missing
+        record = {"name": spec.name, "shape": spec.shape(), "best": med, "median": {m: median(v) for m, v in walls.items()},
+                  "runs": dict(walls), "fastest": fastest,
+                  "near": near,
+                  "preferred": spec.preferred, "acceptable": spec.acceptable, "agree": agree, "missing": missing}
+        records.append(record)
+        row = [spec.name, spec.shape()] + [f"{med[m]:.2f}" if m in med else "-" for m in ("as written",) + TWIN_MODELS]
+        row += ["/".join(near), f"{spec.preferred} ({'/'.join(spec.acceptable)})",
+                "yes" if agree else "NO" + (f": {'/'.join(missing)} not acceptable" if missing else ": preferred slow")]
+        rows.append(row)
+        if progress:
+            progress(" | ".join(str(c) for c in row))
+    text = table(["program", "shape", "as written"] + list(TWIN_MODELS)
+                 + ["within 10% of fastest", "truth: preferred (acceptable)", "agree"], rows)
+    return text, records
+
+
 def load_outcomes(path) -> list[Outcome]:
     out = []
     for line in Path(path).read_text().splitlines():
@@ -326,7 +421,24 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", help="generate into this folder and keep it")
     parser.add_argument("--report", metavar="RESULTS_JSONL", help="only print the tables of a (partial) earlier run")
+    parser.add_argument("--twins", metavar="SHAPE", help="time the programs whose shape contains SHAPE (comma: any "
+                        "of several) as written and under each model; no profiling")
+    parser.add_argument("--runs", type=int, default=3, help="--twins: rounds")
     args = parser.parse_args(argv)
+    if args.twins:
+        folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="concadvisor-twins-"))
+        try:
+            specs = [s for s in generate(folder, args.count, args.seed)
+                     if any(part in s.shape() for part in args.twins.split(","))]
+            text, records = time_twins(specs, folder, args.runs,
+                                       progress=lambda line: print(line, file=sys.stderr, flush=True))
+            print(f"## twins: {len(records)} programs (seed {args.seed}), best wall seconds of {args.runs} runs\n")
+            print(text)
+            print(f"\ntruth agrees with the timing: {sum(r['agree'] for r in records)}/{len(records)}")
+        finally:
+            if not args.keep:
+                shutil.rmtree(folder, ignore_errors=True)
+        return 0
     if args.report:
         outcomes = load_outcomes(args.report)
         backends = list(dict.fromkeys(o.backend for o in outcomes))
