@@ -72,14 +72,15 @@ class Facts:
         return self.seconds[IO_WAIT]
 
     def overlappable_wait_seconds(self) -> float:
-        """Waits at call sites inside a unit of work that repeats: those can overlap."""
+        """Waits at call sites inside a unit of work that repeats (in one thread, or once in
+        each of several): those can overlap."""
         sites = self.wait_sites()
-        sites = sites[sites["repeats"] >= 2]
+        sites = sites[sites["runs"] >= 2]
         return min(float(sites[IO_WAIT].sum()), self.seconds[IO_WAIT])
 
     def io_repeats(self) -> int:
         sites = self.wait_sites()
-        return int(sites.iloc[0]["repeats"]) if len(sites) else 1
+        return int(sites.iloc[0]["runs"]) if len(sites) else 1
 
     def cpu_repeats(self) -> int:
         sites = self.cpu_sites()
@@ -245,6 +246,7 @@ def gather_facts(measurement: Measurement) -> Facts:
     seconds = category_seconds(measurement)
     sites = call_sites(measurement)
     worker_wait = take_out_worker_waits(measurement, sites, seconds)
+    sites["runs"] = runs_over_threads(sites)
     functions = counted_functions(measurement)
     all_functions = measurement.functions
     names = all_functions["function"]
@@ -325,7 +327,7 @@ def take_out_worker_waits(measurement: Measurement, sites: pd.DataFrame, seconds
     from ..classify import thread_pools
 
     sites["worker_wait"] = 0.0
-    if sites.empty or "counted" not in measurement.threads:
+    if "counted" not in measurement.threads:
         return None
     threads = measurement.threads[measurement.threads["counted"].astype(bool)]
     # The threads that ran the program's own code: the ones a wait can be waiting on.
@@ -373,7 +375,8 @@ def take_out_worker_waits(measurement: Measurement, sites: pd.DataFrame, seconds
             budget -= moved
             loop += moved
     idle_total = sum(idle.values())
-    processes, children_work, where_processes = _waits_on_worker_processes(measurement, sites)
+    machinery = _pool_machinery_waits(measurement, threads, workers | pool_members)
+    processes, children_work, where_processes = _waits_on_worker_processes(measurement, sites, machinery)
     total = joins + loop + idle_total + processes
     if total <= 0:
         return None
@@ -386,9 +389,26 @@ def take_out_worker_waits(measurement: Measurement, sites: pd.DataFrame, seconds
                       children_work=children_work, where=where_)
 
 
-def _waits_on_worker_processes(measurement: Measurement, sites: pd.DataFrame) -> tuple[float, dict, dict]:
+def _pool_machinery_waits(measurement: Measurement, threads: pd.DataFrame, exclude: set) -> float:
+    """Waits of the working threads that run only a process pool's own code (its manager,
+    its task and result handlers): they wait on the pool's worker processes."""
+    rows = counted_functions(measurement)
+    found = 0.0
+    for thread in set(threads["thread"]) - exclude:
+        if bool(threads.loc[threads["thread"] == thread, "main"].astype(bool).any()):
+            continue
+        mine = rows[rows["thread"] == thread]
+        files = mine.loc[~mine["native"], "file"].str.replace("\\", "/", regex=False)
+        if files.str.contains("concurrent/futures/process.py|multiprocessing/", regex=True).any():
+            found += float(mine[IO_WAIT].sum())
+    return found
+
+
+def _waits_on_worker_processes(measurement: Measurement, sites: pd.DataFrame,
+                               machinery: float = 0.0) -> tuple[float, dict, dict]:
     """(seconds, the workers' work, the longest site) of waits on the program's own worker
-    processes: a process pool's futures and map, a ``multiprocessing.Process``'s join.
+    processes: a process pool's futures and map, a ``multiprocessing.Process``'s join, and
+    the pool's own threads waiting on the workers (``machinery``).
 
     With py-spy following the children, each worker's seconds inside the program's tasks
     (``children[].task_seconds``) are the work behind the wait: it joins the split, the
@@ -396,7 +416,7 @@ def _waits_on_worker_processes(measurement: Measurement, sites: pd.DataFrame) ->
     the part of the wait it explains on this machine's cores moves, as GIL-holding CPU
     (each worker holds its own GIL); the rest stays a wait (workers that waited)."""
     mask = sites["library"].isin(POOL_LIBRARIES) & (sites[IO_WAIT] > 0)
-    if not mask.any():
+    if not mask.any() and machinery <= 0:
         return 0.0, {}, {}
     children = [c for c in (measurement.extra.get("children") or []) if "task_seconds" in c]
     work = {c: 0.0 for c in CATEGORIES}
@@ -404,7 +424,7 @@ def _waits_on_worker_processes(measurement: Measurement, sites: pd.DataFrame) ->
         for child in children:
             for c in CATEGORIES:
                 work[c] += float(child["task_seconds"].get(c, 0.0))
-        budget = float(sites.loc[mask, IO_WAIT].sum())
+        budget = float(sites.loc[mask, IO_WAIT].sum()) + machinery
     else:
         cpu = float(measurement.children_cpu_seconds or 0.0)
         cores = int(measurement.target.get("cpu_count") or 1)
@@ -412,10 +432,12 @@ def _waits_on_worker_processes(measurement: Measurement, sites: pd.DataFrame) ->
         budget = cpu / max(cores, 1)
     if sum(work.values()) <= 0:
         return 0.0, {}, {}
-    top = sites[mask].sort_values(IO_WAIT, ascending=False).iloc[0]
-    where_ = {"file": str(top["file"]), "line": int(top["line"]), "callee": str(top["callee"]),
-              "function": str(top["user_function"]), "seconds": float(top[IO_WAIT])}
-    moved_total = 0.0
+    where_ = {}
+    if mask.any():
+        top = sites[mask].sort_values(IO_WAIT, ascending=False).iloc[0]
+        where_ = {"file": str(top["file"]), "line": int(top["line"]), "callee": str(top["callee"]),
+                  "function": str(top["user_function"]), "seconds": float(top[IO_WAIT])}
+    moved_total = min(machinery, budget)
     for index in sites[mask].sort_values(IO_WAIT, ascending=False).index:
         moved = min(float(sites.at[index, IO_WAIT]), budget - moved_total)
         if moved <= 0:
@@ -446,6 +468,18 @@ def _parallel_children(measurement: Measurement, sites: pd.DataFrame) -> bool:
     else:
         done = float(measurement.children_cpu_seconds or 0.0)
     return done >= PARALLEL_CHILDREN_RATIO * waited
+
+
+def runs_over_threads(sites: pd.DataFrame) -> pd.Series:
+    """Each site's unit runs, over every thread that ran it: a pool's six threads that each
+    ran ``job`` once ran it six times (``repeats`` counts one thread's calls)."""
+    if sites.empty:
+        return pd.Series(dtype="int64")
+    keys = ["unit", "unit_file"]
+    per_thread = sites.groupby([*keys, "thread"])["repeats"].max()
+    total = per_thread.groupby(level=keys).sum().rename("total").reset_index()
+    merged = sites[keys].merge(total, on=keys, how="left")["total"].fillna(0).to_numpy()
+    return pd.Series(merged, index=sites.index).clip(lower=sites["repeats"]).astype("int64")
 
 
 def _with_children_work(seconds: dict, worker_wait: WorkerWait | None) -> dict:

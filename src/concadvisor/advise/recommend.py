@@ -19,7 +19,7 @@ import pandas as pd
 from ..catalog import CPU_GIL, CPU_NOGIL, IO_WAIT, OTHER
 from .checklist import Answer, periodic_chore, where
 from .facts import POOL_LIBRARIES, Facts
-from .speedup import MODELS, Work, estimate, model_seconds, process_start_seconds
+from .speedup import MODELS, THREAD_POOL_LANES, Work, estimate, model_seconds, process_start_seconds
 
 MIN_GAIN = 1.25
 IMPORT_MACHINERY = {"_find_and_load", "_handle_fromlist", "_call_with_frames_removed", "<module>"}
@@ -66,12 +66,12 @@ def work_from_facts(f: Facts) -> Work:
     joins = 0.0
     pool_waits = waits[waits["library"].isin(POOL_LIBRARIES)]
     if f.uses_threads or f.uses_processes or f.uses_asyncio:
-        own_waits = waits[(waits["repeats"] < 2) & ~waits["library"].isin(POOL_LIBRARIES)]
+        own_waits = waits[(waits["runs"] < 2) & ~waits["library"].isin(POOL_LIBRARIES)]
         joins = 0.0 if f.uses_asyncio else float(own_waits[IO_WAIT].sum())
         # Waiting on one's own pool (futures, joins) is the workers' time, not more work.
         joins += float(pool_waits[IO_WAIT].sum())
     io = max(f.program_wait_seconds() - joins, 0.0)
-    over = min(f.overlappable_wait_seconds() - float(pool_waits.loc[pool_waits["repeats"] >= 2, IO_WAIT].sum()), io)
+    over = min(f.overlappable_wait_seconds() - float(pool_waits.loc[pool_waits["runs"] >= 2, IO_WAIT].sum()), io)
     over = max(over, 0.0)
     gil_wait = f.seconds.get("gil_wait", 0.0)
     cpu_sites = f.cpu_sites()
@@ -167,6 +167,18 @@ def _cpu_pieces(cpu_sites) -> int:
     per_thread = cpu_sites.groupby(["unit", "thread"]).agg(cpu=("cpu", "sum"), repeats=("repeats", "max"))
     by_unit = per_thread.groupby(level="unit").agg(cpu=("cpu", "sum"), repeats=("repeats", "sum"))
     return int(by_unit.sort_values("cpu", ascending=False).iloc[0]["repeats"])
+
+
+def _as_it_is(today: str, f: Facts, work: Work, findings) -> bool:
+    """The model the program uses already runs as the model would: an event loop nothing
+    blocks, threads as many as the runs they take (up to a pool's lanes). Its estimate is
+    then 1.0 by definition; what the model's bounds would say differs from today's wall
+    clock only by what measuring cost (GIL queueing read as waits, a sampler's pauses)."""
+    if today == "asyncio":
+        return not [x for x in findings if x.kind == "blocking_in_event_loop"]
+    if today == "threads":
+        return f.threads_counted >= min(max(work.repeats, 1), THREAD_POOL_LANES)
+    return False
 
 
 def current_model(f: Facts) -> str:
@@ -280,6 +292,8 @@ def recommend(f: Facts, answers: list[Answer], findings) -> Recommendation:
     work = work_from_facts(f)
     estimates = {m: round(_estimate(work, m, f), 2) for m in MODELS}
     today = current_model(f)
+    if _as_it_is(today, f, work, findings):
+        estimates[today] = 1.0
     pooled = today in ("multiprocessing", "asyncio+multiprocessing", "threads")
     plain_loop = without_the_pool(f) if pooled else None
     chunked = with_bigger_chunks(f) if pooled else None
