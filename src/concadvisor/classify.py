@@ -123,11 +123,16 @@ def _mark_working_threads(measurement: Measurement) -> None:
     threshold = WORKING_THREAD_CPU_SHARE * max(measurement.wall_seconds, 1e-9)
     lifetime = pd.to_numeric(threads["wall_seconds"], errors="coerce").fillna(0.0).clip(lower=1e-9)
     working = (cpu >= threshold) & (cpu >= WORKING_THREAD_BUSY_SHARE * lifetime)
+    waits = _real_waits(measurement)
     for members in thread_pools(threads["thread"]):
         # A pool's workers share its work however the GIL or the queue dealt it out:
-        # 8 workers at 1/8 of the CPU each are one busy pool, not 8 idle threads.
+        # 8 workers at 1/8 of the CPU each are one busy pool, not 8 idle threads. A pool
+        # whose workers mostly wait on the network, the disk or a timer works too.
         pool_cpu, pool_span = float(cpu[members].sum()), float(lifetime[members].max())
         if pool_cpu >= threshold and pool_cpu >= WORKING_THREAD_BUSY_SHARE * pool_span:
+            working[members] = True
+        waited = sum(waits.get(name, 0.0) for name in threads.loc[members, "thread"])
+        if waited >= WORKING_THREAD_BUSY_SHARE * float(lifetime[members].sum()):
             working[members] = True
     main = threads["main"].astype(bool)
     wall = max(measurement.wall_seconds, 1e-9)
@@ -140,6 +145,16 @@ def _mark_working_threads(measurement: Measurement) -> None:
     threads["counted"] = working
 
 
+def _real_waits(measurement: Measurement) -> dict:
+    """Seconds each thread waited on something outside the process (socket, sleep, file,
+    child process...), not on a lock or queue of its own process."""
+    functions = measurement.functions
+    if "family" not in functions or functions.empty:
+        return {}
+    outside = functions[~functions["family"].isin(["", "lock", "queue"])]
+    return outside.groupby("thread")[IO_WAIT].sum().to_dict()
+
+
 # "ThreadPoolExecutor-0_3" (an executor; asyncio's default one names them "asyncio_3")
 # and "Thread-5 (crunch)" (threads started on one function): the pool, or the function.
 _POOL_NAME = (re.compile(r"^(ThreadPoolExecutor-\d+|asyncio)_\d+$"),
@@ -148,7 +163,7 @@ _POOL_NAME = (re.compile(r"^(ThreadPoolExecutor-\d+|asyncio)_\d+$"),
 _SERVER_THREADS = {"(process_request_thread)"}
 
 
-def _pool_key(name: str) -> str | None:
+def pool_key(name: str) -> str | None:
     for pattern in _POOL_NAME:
         found = pattern.match(name)
         if found and found.group(1) not in _SERVER_THREADS:
@@ -158,7 +173,7 @@ def _pool_key(name: str) -> str | None:
 
 def thread_pools(names: pd.Series) -> list[pd.Index]:
     """Threads named as members of one pool (or running one function): two or more each."""
-    keys = names.map(lambda n: _pool_key(str(n)))
+    keys = names.map(lambda n: pool_key(str(n)))
     return [group.index for key, group in names.groupby(keys) if key and len(group) >= 2]
 
 

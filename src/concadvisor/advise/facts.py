@@ -42,6 +42,7 @@ class Facts:
     pool: "PoolCost | None" = None  # a process pool's cost against its tasks (py-spy only)
     worker_wait: "WorkerWait | None" = None  # waits on the program's own threads, out of the split
     parallel_children: bool = False  # child processes (Popen, subprocess) that ran side by side
+    widest_pool: int = 0  # the most working threads of one pool (0: no pool of threads)
     notes: list[str] = field(default_factory=list)
 
     # --- derived views ----------------------------------------------------------------
@@ -284,6 +285,7 @@ def gather_facts(measurement: Measurement) -> Facts:
             _thread_pool_cost(measurement, sites) if uses_threads else None),
         worker_wait=worker_wait,
         parallel_children=_parallel_children(measurement, sites),
+        widest_pool=_widest_pool(measurement),
     )
 
 
@@ -470,14 +472,29 @@ def _parallel_children(measurement: Measurement, sites: pd.DataFrame) -> bool:
     return done >= PARALLEL_CHILDREN_RATIO * waited
 
 
+def _widest_pool(measurement: Measurement) -> int:
+    """The most working threads one pool had: how many runs it took side by side."""
+    from ..classify import thread_pools
+
+    threads = measurement.threads
+    counted = threads["counted"].astype(bool) if "counted" in threads else threads["main"].astype(bool)
+    return max((int(counted[index].sum()) for index in thread_pools(threads["thread"])), default=0)
+
+
 def runs_over_threads(sites: pd.DataFrame) -> pd.Series:
-    """Each site's unit runs, over every thread that ran it: a pool's six threads that each
-    ran ``job`` once ran it six times (``repeats`` counts one thread's calls)."""
+    """Each site's unit runs, over the threads of one pool that ran it: a pool's six
+    threads that each ran ``job`` once ran it six times (``repeats`` counts one thread's
+    calls). Pools made one after another (a ``with ThreadPoolExecutor()`` per round) ran
+    their rounds in turn: the unit's runs are the largest pool's."""
+    from ..classify import pool_key
+
     if sites.empty:
         return pd.Series(dtype="int64")
     keys = ["unit", "unit_file"]
-    per_thread = sites.groupby([*keys, "thread"])["repeats"].max()
-    total = per_thread.groupby(level=keys).sum().rename("total").reset_index()
+    per_thread = sites.groupby([*keys, "thread"])["repeats"].max().reset_index()
+    per_thread["pool"] = [pool_key(str(t)) or str(t) for t in per_thread["thread"]]
+    total = (per_thread.groupby([*keys, "pool"])["repeats"].sum().groupby(level=keys).max()
+             .rename("total").reset_index())
     merged = sites[keys].merge(total, on=keys, how="left")["total"].fillna(0).to_numpy()
     return pd.Series(merged, index=sites.index).clip(lower=sites["repeats"]).astype("int64")
 

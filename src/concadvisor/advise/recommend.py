@@ -177,7 +177,8 @@ def _as_it_is(today: str, f: Facts, work: Work, findings) -> bool:
     if today == "asyncio":
         return not [x for x in findings if x.kind == "blocking_in_event_loop"]
     if today == "threads":
-        return f.threads_counted >= min(max(work.repeats, 1), THREAD_POOL_LANES)
+        lanes = f.widest_pool or f.threads_counted
+        return lanes >= min(max(work.repeats, 1), THREAD_POOL_LANES)
     return False
 
 
