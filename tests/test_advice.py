@@ -151,8 +151,9 @@ def test_idle_pool_workers_waiting_for_work_are_not_the_program_waiting():
 
 
 def test_a_bigger_change_never_wins_over_a_smaller_one_estimated_as_high():
-    """Many connections through a blocking client (urllib): the checklist leans to asyncio,
-    but threads are estimated as high and need no new client library."""
+    """Connections through a blocking client (urllib): threads are estimated as high as
+    asyncio and need no new client library. 60 connects, but at most 30 in flight at once
+    (one download after the other makes its two): not the thousands asyncio is for."""
     n, wait = 30, 0.05  # 30 downloads (no more than a thread pool's 32 lanes), each connecting twice
     urlopen = f"{LIB}/urllib/request.py:200:urlopen"
     g = (Graph().call(py("<module>"), py("main", 30), 1, n * wait + 0.05)
@@ -162,7 +163,7 @@ def test_a_bigger_change_never_wins_over_a_smaller_one_estimated_as_high():
          .call(urlopen, native("_socket.socket.recv_into"), n * 4, n * wait * 3 / 4))
     rec = analyse(measurement(g)).recommendation
     answers = {a["key"]: a["answer"] for a in rec["checklist"]}
-    assert answers["many_connections"] == "yes"
+    assert answers["many_connections"] == "partly"
     assert rec["estimates"]["threads"] >= rec["estimates"]["asyncio"]
     assert rec["model"] == "threads", rec["reasons"]
     # the two are within the margin: the report names both

@@ -119,3 +119,30 @@ def test_cprofile_reports_the_childrens_total_cpu_and_where_detail_is(tmp_path, 
     assert data["children_cpu_seconds"] > 0.3
     section = report.split("## Child processes")[1].split("## How")[0]
     assert "default backend" in section and "bounded by the cores" in section
+
+
+SIDE_BY_SIDE = f"""\
+import subprocess, sys
+
+CODE = {LOOP!r}
+
+def main():
+    procs = [subprocess.Popen([sys.executable, "-c", CODE], stdout=subprocess.DEVNULL) for _ in range(4)]
+    for p in procs:
+        p.wait()
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.mark.parametrize("backend", ["auto", "cprofile"])
+def test_children_started_side_by_side_are_already_multiprocessing(tmp_path, write_script, backend):
+    """Four CPU-bound children started together: the program already runs processes side
+    by side (the answer is not "none", a plain loop); three run one after another are not."""
+    data, _ = _profile(tmp_path, write_script, "together.py", SIDE_BY_SIDE, "--backend", backend)
+    rec = data["recommendation"]
+    assert rec["current_model"] == "multiprocessing", rec
+    assert rec["model"] == "multiprocessing", rec["reasons"]
+    one_by_one, _ = _profile(tmp_path, write_script, "driver.py", DRIVER, "--backend", backend)
+    assert one_by_one["recommendation"]["current_model"] != "multiprocessing"

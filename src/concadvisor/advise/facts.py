@@ -450,26 +450,22 @@ def _waits_on_worker_processes(measurement: Measurement, sites: pd.DataFrame,
     return moved_total, work, where_
 
 
-# Children side by side: their summed wall time (py-spy) or CPU (rusage) against the time
-# the parent waited on them. One single-threaded child at a time can't exceed 1 (it runs
-# inside the wait); two at once on two cores give up to 2, less on a busy machine (1.13
-# with another program's load beside four zlib jobs here).
+# Children computing side by side: their CPU (rusage) against the time the parent waited
+# on them. One single-threaded child at a time can't exceed 1 (it runs inside the wait);
+# two at once on two cores give up to 2, less on a busy machine (1.13 with another
+# program's load beside four zlib jobs here). Children that wait side by side (sleeping,
+# downloading) are concurrency of waits, not of CPU: they stay below.
 PARALLEL_CHILDREN_RATIO = 1.1
 
 
 def _parallel_children(measurement: Measurement, sites: pd.DataFrame) -> bool:
-    """The program already runs child processes side by side (``Popen`` several, then wait
-    for them): its waits on children are shorter than what the children did."""
+    """The program already runs CPU-bound child processes side by side (``Popen``
+    several, then wait for them): they computed for longer than the parent waited."""
     waits = sites[(sites["family"] == "subprocess") & (sites[IO_WAIT] > 0)] if not sites.empty else sites
     waited = float(waits[IO_WAIT].sum()) if len(waits) else 0.0
     if waited < 0.05:
         return False
-    children = measurement.extra.get("children") or []
-    if children:
-        done = sum(float(c.get("wall_seconds") or 0.0) for c in children)
-    else:
-        done = float(measurement.children_cpu_seconds or 0.0)
-    return done >= PARALLEL_CHILDREN_RATIO * waited
+    return float(measurement.children_cpu_seconds or 0.0) >= PARALLEL_CHILDREN_RATIO * waited
 
 
 def _widest_pool(measurement: Measurement) -> int:

@@ -291,10 +291,14 @@ TASK_SAMPLE_SECONDS = 0.004
 def recommend(f: Facts, answers: list[Answer], findings) -> Recommendation:
     by_key = {a.key: a for a in answers}
     work = work_from_facts(f)
-    estimates = {m: round(_estimate(work, m, f), 2) for m in MODELS}
     today = current_model(f)
-    if _as_it_is(today, f, work, findings):
-        estimates[today] = 1.0
+    raw = {m: _estimate(work, m, f) for m in MODELS}
+    if _as_it_is(today, f, work, findings) and raw[today] > 1.0:
+        # Today's model already runs as the model would: its bound's distance from the
+        # wall clock is what measuring cost, and every model is estimated against it.
+        raw = {m: max(v / raw[today], 1.0) for m, v in raw.items()}
+        raw[today] = 1.0
+    estimates = {m: round(v, 2) for m, v in raw.items()}
     pooled = today in ("multiprocessing", "asyncio+multiprocessing", "threads")
     plain_loop = without_the_pool(f) if pooled else None
     chunked = with_bigger_chunks(f) if pooled else None
@@ -320,6 +324,7 @@ def recommend(f: Facts, answers: list[Answer], findings) -> Recommendation:
             close_call=close_call(model, estimates, [model, rival] if near else [model], today),
             work={k: round(v, 4) if isinstance(v, float) else v for k, v in work.__dict__.items()})
     order = preference(f, by_key, findings)
+    checklist_first = order[0]
     if today in order and estimates[today] >= MIN_GAIN and not _loop_blocked_by_cpu(findings):
         # A program that already uses a model that still pays keeps it first; not an event
         # loop blocked mostly by CPU: asyncio alone leaves that CPU on the loop (its gain is
@@ -327,7 +332,9 @@ def recommend(f: Facts, answers: list[Answer], findings) -> Recommendation:
         order = [today] + [m for m in order if m != today]
     best = max(estimates.values())
     eligible = [m for m in order if estimates[m] >= best * NEAR_BEST and estimates[m] >= MIN_GAIN]
-    first = order[0]
+    # The checklist's own first choice, not today's model put first: keeping what the
+    # program does gets no second preference against a better estimate.
+    first = checklist_first
     passed_over = ""
     blocking_libraries = f.blocking_library_share() >= 0.5
     size = {m: change_size(m, today, blocking_libraries) for m in MODELS}
