@@ -3,8 +3,9 @@
 The program already does what concadvisor would advise for blocking HTTP downloads: a
 ``ThreadPoolExecutor`` of 10 threads keeps ten ``urllib`` requests in flight, so the
 40 waits of ~45 ms (server-side latency) overlap. Its worker threads mostly wait; its main
-thread only collects results. There is little left to gain: the advice keeps threads and
-says so, rather than proposing asyncio for the wrong reason.
+thread only collects results. The advice keeps threads rather than proposing asyncio for
+the wrong reason: a round opens 40 connections at most, far from the thousands an event
+loop is for, and a pool of as many threads as downloads overlaps them all (its estimate).
 
 Expected model: threads
 Dominant category: io_wait

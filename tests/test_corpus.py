@@ -30,18 +30,11 @@ SEED, POOL, SLICE, SCALE = 7, 300, 8, 0.6  # 8 programs: about 15 s here
 # comprehensions and map, are judged with the rest)
 NOGIL_KINDS = {"sha256", "zlib", "bz2", "lzma", "file"}
 KNOWN_GAPS = {
-    "children": (lambda s: s.mode == "subprocjobs",
-                 "work in child processes started with Popen and waited for together: it already "
-                 "runs in parallel, and the tool, which now lists each child's CPU, answers none "
-                 "where the truth accepts a pool"),
     "nogil-in-coroutine": (lambda s: s.mode in ASYNC_MODES and s.placement != "awaited"
                            and bool(NOGIL_KINDS & set(s.work)),
                            "GIL-releasing CPU blocking a running loop beside waits: whether the loop is "
                            "blocked more by CPU or by waiting is close, and the answer moves between "
                            "asyncio and asyncio plus a pool"),
-    "nogil-in-threads": (lambda s: s.mode == "threadpool" and not ({"sleep", "http", "subprocess"} & set(s.work)),
-                         "a thread pool of CPU work: the pool's workers are not yet counted together "
-                         "as the pool, so part of their time reads as waiting"),
 }
 
 
@@ -118,8 +111,6 @@ def _blocking_cases():
         if spec.mode in ASYNC_MODES and spec.placement != "awaited" and spec.size == "normal" \
                 and any(CATEGORY[k] == "io_wait" for k in spec.work):
             marks = [pytest.mark.slow]
-            if known_gap(spec) and spec.mode == "subprocjobs":
-                marks.append(pytest.mark.xfail(strict=False, reason=known_gap(spec)))
             out.append(pytest.param(spec.name, id=f"{spec.name}-{spec.shape()}", marks=marks))
     return out
 

@@ -450,22 +450,24 @@ def _waits_on_worker_processes(measurement: Measurement, sites: pd.DataFrame,
     return moved_total, work, where_
 
 
-# Children computing side by side: their CPU (rusage) against the time the parent waited
-# on them. One single-threaded child at a time can't exceed 1 (it runs inside the wait);
-# two at once on two cores give up to 2, less on a busy machine (1.13 with another
-# program's load beside four zlib jobs here). Children that wait side by side (sleeping,
-# downloading) are concurrency of waits, not of CPU: they stay below.
+# Children side by side: what they did (their summed wall time, py-spy; else their CPU,
+# rusage) against the time the parent waited on them. One child at a time can't exceed 1
+# (it runs inside the wait); two at once on two cores give up to 2, less on a busy
+# machine (CPU: 1.13 with another program's load beside four zlib jobs here).
 PARALLEL_CHILDREN_RATIO = 1.1
 
 
 def _parallel_children(measurement: Measurement, sites: pd.DataFrame) -> bool:
-    """The program already runs CPU-bound child processes side by side (``Popen``
-    several, then wait for them): they computed for longer than the parent waited."""
+    """The program already runs child processes side by side (``Popen`` several, then wait
+    for them): they ran for longer, together, than the parent waited on them."""
     waits = sites[(sites["family"] == "subprocess") & (sites[IO_WAIT] > 0)] if not sites.empty else sites
     waited = float(waits[IO_WAIT].sum()) if len(waits) else 0.0
     if waited < 0.05:
         return False
-    return float(measurement.children_cpu_seconds or 0.0) >= PARALLEL_CHILDREN_RATIO * waited
+    children = measurement.extra.get("children") or []
+    walls = sum(float(c.get("wall_seconds") or 0.0) for c in children)
+    cpu = float(measurement.children_cpu_seconds or 0.0)
+    return max(walls, cpu) >= PARALLEL_CHILDREN_RATIO * waited
 
 
 def _widest_pool(measurement: Measurement) -> int:

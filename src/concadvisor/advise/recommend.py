@@ -183,15 +183,18 @@ def _as_it_is(today: str, f: Facts, work: Work, findings) -> bool:
 
 
 def current_model(f: Facts) -> str:
-    processes = f.uses_processes or f.parallel_children
-    if f.uses_asyncio and processes:
+    if f.uses_asyncio and f.uses_processes:
         return "asyncio+multiprocessing"
-    if processes:
+    if f.uses_processes:
         return "multiprocessing"
     if f.uses_asyncio:
         return "asyncio"
     if f.uses_threads:
         return "threads"
+    if f.parallel_children:
+        # Children side by side with no event loop or threads to start them: processes
+        # are how this program runs its work at once.
+        return "multiprocessing"
     return ""
 
 
