@@ -122,7 +122,10 @@ class MarkdownRenderer(Renderer):
         close = rec.get("close_call") or {}
         named = [m for m in (close.get("models") or []) if isinstance(m, str)] if isinstance(close, dict) else []
         if len(named) >= 2:
-            first, second = (MODEL_NAMES.get(m, md(m)) for m in named[:2])
+            current = rec.get("current_model")
+            # For a program already concurrent, "none" is running without it, not leaving it.
+            first, second = (("no concurrency (a plain loop)" if m == "none" and current else MODEL_NAMES.get(m, md(m)))
+                             for m in named[:2])
             lines += ["", f"**Close call**: {md(close.get('why', ''))}. Another run may pick {second}; "
                           f"{first} is chosen here (within the margin, the smaller change and the "
                           "checklist's order decide). Measure both if the choice matters."]
