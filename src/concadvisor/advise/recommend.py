@@ -18,7 +18,8 @@ import pandas as pd
 
 from ..catalog import CPU_GIL, CPU_NOGIL, IO_WAIT, OTHER
 from .checklist import Answer, periodic_chore, where
-from .facts import POOL_LIBRARIES, Facts
+from .facts import Facts
+from .worker_wait import POOL_LIBRARIES
 from .speedup import MODELS, THREAD_POOL_LANES, Work, estimate, model_seconds, process_start_seconds
 
 MIN_GAIN = 1.25

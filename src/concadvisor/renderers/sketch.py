@@ -14,7 +14,6 @@ A blocking call inside a coroutine gets its own one-line sketch: that line, fixe
 from __future__ import annotations
 
 import ast
-import os
 import re
 import textwrap
 from dataclasses import dataclass
