@@ -8,6 +8,10 @@ over a smaller one estimated at least as high; the checklist's first choice also
 against a better estimate up to 1/0.6x, when it is the smaller change. Below a 1.25x gain
 nothing is worth the rewrite: ``none``, or the model the program already uses. A choice
 that another run could make differently is reported as a close call, naming both.
+
+A program already concurrent is estimated against what it does today: a pool against a
+plain loop (and a process pool against the same pool handing out big chunks), and when
+its model already runs as that model would, every model against that model's bound.
 """
 from __future__ import annotations
 
@@ -19,8 +23,8 @@ import pandas as pd
 from ..catalog import CPU_GIL, CPU_NOGIL, IO_WAIT, OTHER
 from .checklist import Answer, periodic_chore, where
 from .facts import Facts
-from .worker_wait import POOL_LIBRARIES
 from .speedup import MODELS, THREAD_POOL_LANES, Work, estimate, model_seconds, process_start_seconds
+from .worker_wait import POOL_LIBRARIES
 
 MIN_GAIN = 1.25
 IMPORT_MACHINERY = {"_find_and_load", "_handle_fromlist", "_call_with_frames_removed", "<module>"}
