@@ -133,6 +133,10 @@ CATALOG: tuple[NativeKind, ...] = (
     NativeKind("unicodedata.*", CPU_GIL, "builtin", "keeps the GIL"),
 )
 
+# Families of waits that another thread of the same process ends (a lock it releases, a
+# queue it feeds): not a wait on anything outside the program.
+IN_PROCESS_WAIT_FAMILIES = ("lock", "queue")
+
 # What the advice can say about each family of waits.
 FAMILIES: dict[str, dict[str, str]] = {
     "sleep": {"async_api": "await asyncio.sleep(...)", "blocking_library": "no"},

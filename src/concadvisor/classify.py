@@ -18,7 +18,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from .catalog import CATEGORIES, CPU_GIL, CPU_NOGIL, IO_WAIT, OTHER, SYSCALL, lookup
+from .catalog import CATEGORIES, CPU_GIL, CPU_NOGIL, IN_PROCESS_WAIT_FAMILIES, IO_WAIT, OTHER, SYSCALL, lookup
 from .table import Measurement
 
 # A thread counts as one that did work if it used this share of the run's wall time as
@@ -151,7 +151,7 @@ def _real_waits(measurement: Measurement) -> dict:
     functions = measurement.functions
     if "family" not in functions or functions.empty:
         return {}
-    outside = functions[~functions["family"].isin(["", "lock", "queue"])]
+    outside = functions[~functions["family"].isin(["", *IN_PROCESS_WAIT_FAMILIES])]
     return outside.groupby("thread")[IO_WAIT].sum().to_dict()
 
 
@@ -175,6 +175,11 @@ def thread_pools(names: pd.Series) -> list[pd.Index]:
     """Threads named as members of one pool (or running one function): two or more each."""
     keys = names.map(lambda n: pool_key(str(n)))
     return [group.index for key, group in names.groupby(keys) if key and len(group) >= 2]
+
+
+def pool_members(threads: pd.DataFrame) -> set:
+    """The names of the threads that belong to a pool (``thread_pools``)."""
+    return {name for index in thread_pools(threads["thread"]) for name in threads.loc[index, "thread"]}
 
 
 def _main_waits_for_workers(measurement: Measurement) -> bool:

@@ -107,7 +107,7 @@ def attach(pid: int, duration: float, measured=None) -> Result:
 
 
 def _worker_wait(facts) -> dict:
-    """The waits on the program's own threads, kept out of the split (see facts.WorkerWait)."""
+    """The waits on the program's own workers, kept out of the split (see advise/worker_wait.py)."""
     wait = facts.worker_wait
     if wait is None or wait.seconds <= 0:
         return {}

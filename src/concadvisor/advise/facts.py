@@ -13,7 +13,7 @@ from ..catalog import BLOCKING_LIBRARIES, CPU_GIL, CPU_NOGIL, FAMILIES, IO_WAIT,
 from ..callsites import call_sites
 from ..sourcelines import find_call
 from .worker_wait import WorkerWait, take_out_worker_waits, with_children_work
-from ..classify import category_seconds, category_shares, counted_functions
+from ..classify import category_seconds, category_shares, counted_functions, pool_members, thread_pools
 from ..table import Measurement
 
 # How many separate connections make "many concurrent connections" asyncio's home ground.
@@ -156,12 +156,7 @@ def _thread_pool_cost(measurement: Measurement, sites: pd.DataFrame) -> PoolCost
     """The same for a pool of threads (named as one, see ``classify.thread_pools``): the
     tasks are the program's call sites in its threads, the dispatch the rest of their
     CPU (taking the next task off the queue, completing its future). None without one."""
-    from ..classify import thread_pools
-
-    threads = measurement.threads
-    members = set()
-    for index in thread_pools(threads["thread"]):
-        members |= set(threads.loc[index, "thread"])
+    members = pool_members(measurement.threads)
     if not members or sites.empty:
         return None
     rows = measurement.functions[measurement.functions["thread"].isin(members)]
@@ -312,8 +307,6 @@ def _parallel_children(measurement: Measurement, sites: pd.DataFrame) -> bool:
 
 def _widest_pool(measurement: Measurement) -> int:
     """The most working threads one pool had: how many runs it took side by side."""
-    from ..classify import thread_pools
-
     threads = measurement.threads
     counted = threads["counted"].astype(bool) if "counted" in threads else threads["main"].astype(bool)
     return max((int(counted[index].sum()) for index in thread_pools(threads["thread"])), default=0)

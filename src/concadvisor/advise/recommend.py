@@ -236,6 +236,15 @@ def preference(f: Facts, answers: dict[str, Answer], findings) -> list[str]:
     return ["asyncio", "threads", "asyncio+multiprocessing", "multiprocessing"]
 
 
+# One py-spy sample at its 250 Hz: the least task CPU a worker is credited with.
+TASK_SAMPLE_SECONDS = 0.004
+
+
+def _pool_lanes(f: Facts) -> int:
+    """The pool's workers that can run at once: no more than the cores."""
+    return max(min(f.pool.workers, f.cores), 1)
+
+
 def _pool_today(f: Facts) -> tuple[float, float]:
     """(the pool section's least possible seconds today, the seconds outside it).
 
@@ -247,8 +256,7 @@ def _pool_today(f: Facts) -> tuple[float, float]:
     pool's workers share the program's GIL: its GIL-holding CPU, its dispatch and the main
     thread's in the pool's calls run one after another; only GIL-free task CPU spreads.
     """
-    pool = f.pool
-    lanes = max(min(pool.workers, f.cores), 1)
+    pool, lanes = f.pool, _pool_lanes(f)
     outside = max(f.wall_seconds - pool.section_seconds, 0.0)
     if pool.threads:
         serial = pool.task_cpu - pool.task_nogil + pool.worker_dispatch_cpu + pool.section_cpu
@@ -284,7 +292,7 @@ def with_bigger_chunks(f: Facts) -> float | None:
     pool = f.pool
     if pool is None or pool.threads or pool.task_cpu + pool.worker_dispatch_cpu <= 0:
         return None
-    lanes = max(min(pool.workers, f.cores), 1)
+    lanes = _pool_lanes(f)
     pool_today, outside = _pool_today(f)
     start = lanes * process_start_seconds(f.python, sys.platform)
     after = outside + start + max(pool.task_cpu / lanes, pool.task_wait / max(pool.workers, 1),
@@ -292,8 +300,41 @@ def with_bigger_chunks(f: Facts) -> float | None:
     return (outside + pool_today) / after if after > 0 else None
 
 
-# One py-spy sample at its 250 Hz: the least task CPU a worker is credited with.
-TASK_SAMPLE_SECONDS = 0.004
+def _pool_recommendation(f: Facts, today: str, estimates: dict[str, float], answers: list[Answer],
+                         work: Work) -> Recommendation | None:
+    """When the program's pool's dispatch costs more than its tasks gain from it: a plain
+    loop, or the same process pool handing out big chunks, whichever is estimated faster
+    (None: no pool measured, or the pool pays). ``estimates`` gains ``none`` (and today's
+    model, chunked)."""
+    if today not in ("multiprocessing", "asyncio+multiprocessing", "threads"):
+        return None
+    plain_loop, chunked = without_the_pool(f), with_bigger_chunks(f)
+    pool_fix = max(plain_loop or 0.0, chunked or 0.0)
+    if plain_loop is None or pool_fix < MIN_GAIN or pool_fix < max(estimates.values()):
+        return None
+    estimates["none"] = round(plain_loop, 2)
+    model, gain = "none", plain_loop
+    if chunked is not None and chunked * NEAR_BEST > plain_loop:
+        # Keeping the pool pays only clearly: a plain loop is fewer moving parts.
+        model, gain = today, chunked
+    if chunked is not None:
+        estimates[today] = round(max(chunked, estimates.get(today, 1.0)), 2)
+    rival = today if model == "none" else "none"
+    # Both rest on today's pool put at its least time (the plain loop's estimate runs
+    # low, 1.2-1.4x for 2.8x measured): within the estimates' own error they are close.
+    near = chunked is not None and min(chunked, plain_loop) >= FIRST_CHOICE_SHARE * max(chunked, plain_loop)
+    return Recommendation(
+        model=model, alternatives=[rival] if estimates.get(rival, 1.0) >= MIN_GAIN else [],
+        estimated_speedup=round(gain, 2),
+        confidence=_confidence(f, estimates, model), checklist=answers, estimates=estimates,
+        reasons=[_why_drop_the_pool(f, plain_loop) if model == "none" else _why_chunk(f, chunked, plain_loop)],
+        changes=_pool_changes(f), current_model=today,
+        close_call={"models": [model, rival], "margin": round(1.0 - FIRST_CHOICE_SHARE, 2),
+                    "why": (f"a plain loop ({plain_loop:.1f}x) and the pool in big chunks ({chunked:.1f}x) "
+                            f"are estimated within {1 / FIRST_CHOICE_SHARE:.2g}x of each other, the "
+                            "estimates' own error"),
+                    "estimates": {m: estimates.get(m, 1.0) for m in (model, rival)}} if near else {},
+        work={k: round(v, 4) if isinstance(v, float) else v for k, v in work.__dict__.items()})
 
 
 def recommend(f: Facts, answers: list[Answer], findings) -> Recommendation:
@@ -307,36 +348,9 @@ def recommend(f: Facts, answers: list[Answer], findings) -> Recommendation:
         raw = {m: max(v / raw[today], 1.0) for m, v in raw.items()}
         raw[today] = 1.0
     estimates = {m: round(v, 2) for m, v in raw.items()}
-    pooled = today in ("multiprocessing", "asyncio+multiprocessing", "threads")
-    plain_loop = without_the_pool(f) if pooled else None
-    chunked = with_bigger_chunks(f) if pooled else None
-    pool_fix = max(plain_loop or 0.0, chunked or 0.0)
-    if plain_loop is not None and pool_fix >= MIN_GAIN and pool_fix >= max(estimates.values()):
-        # The pool's dispatch costs more than the tasks gain from it: a plain loop, or the
-        # same pool handing out big chunks, whichever is estimated faster.
-        estimates["none"] = round(plain_loop, 2)
-        model, gain = "none", plain_loop
-        if chunked is not None and chunked * NEAR_BEST > plain_loop:
-            # Keeping the pool pays only clearly: a plain loop is fewer moving parts.
-            model, gain = today, chunked
-        if chunked is not None:
-            estimates[today] = round(max(chunked, estimates.get(today, 1.0)), 2)
-        rival = today if model == "none" else "none"
-        # Both rest on today's pool put at its least time (the plain loop's estimate runs
-        # low, 1.2-1.4x for 2.8x measured): within the estimates' own error they are close.
-        near = chunked is not None and min(chunked, plain_loop) >= FIRST_CHOICE_SHARE * max(chunked, plain_loop)
-        return Recommendation(
-            model=model, alternatives=[rival] if estimates.get(rival, 1.0) >= MIN_GAIN else [],
-            estimated_speedup=round(gain, 2),
-            confidence=_confidence(f, estimates, model), checklist=answers, estimates=estimates,
-            reasons=[_why_drop_the_pool(f, plain_loop) if model == "none" else _why_chunk(f, chunked, plain_loop)],
-            changes=_pool_changes(f), current_model=today,
-            close_call={"models": [model, rival], "margin": round(1.0 - FIRST_CHOICE_SHARE, 2),
-                        "why": (f"a plain loop ({plain_loop:.1f}x) and the pool in big chunks ({chunked:.1f}x) "
-                                f"are estimated within {1 / FIRST_CHOICE_SHARE:.2g}x of each other, the "
-                                "estimates' own error"),
-                        "estimates": {m: estimates.get(m, 1.0) for m in (model, rival)}} if near else {},
-            work={k: round(v, 4) if isinstance(v, float) else v for k, v in work.__dict__.items()})
+    pool_advice = _pool_recommendation(f, today, estimates, answers, work)
+    if pool_advice is not None:
+        return pool_advice
     order = preference(f, by_key, findings)
     checklist_first = order[0]
     if today in order and estimates[today] >= MIN_GAIN and not _loop_blocked_by_cpu(findings):
@@ -498,7 +512,7 @@ def _why_chunk(f: Facts, gain: float, plain_loop: float) -> str:
     return (f"the process pool hands its tasks out one by one: its worker processes spent {pool.task_cpu:.2f} s "
             f"of CPU in the tasks and {pool.worker_dispatch_cpu:.2f} s fetching them and sending results back; "
             f"handed out in big chunks (chunksize, or a batch of items per task) the tasks spread over "
-            f"{max(min(pool.workers, f.cores), 1)} cores for about {gain:.1f}x (a plain loop: {plain_loop:.1f}x)")
+            f"{_pool_lanes(f)} cores for about {gain:.1f}x (a plain loop: {plain_loop:.1f}x)")
 
 
 def _pool_changes(f: Facts) -> list[dict]:

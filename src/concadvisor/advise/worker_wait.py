@@ -13,15 +13,12 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..catalog import CATEGORIES, CPU_GIL, IO_WAIT
-from ..classify import counted_functions
+from ..catalog import CATEGORIES, CPU_GIL, IN_PROCESS_WAIT_FAMILIES, IO_WAIT
+from ..classify import counted_functions, pool_members
 from ..table import Measurement
 
 # The standard library's pools: waiting in them is waiting on the program's own workers.
 POOL_LIBRARIES = ("concurrent", "multiprocessing")
-# Families of waits that another thread of the same process ends (a lock it releases, a
-# queue it feeds): with the program's own worker threads at work, waiting on them.
-WORKER_WAIT_FAMILIES = ("lock", "queue")
 
 
 @dataclass(frozen=True)
@@ -54,8 +51,6 @@ def take_out_worker_waits(measurement: Measurement, sites: pd.DataFrame, seconds
     """Move waits on the program's own threads out of ``io_wait`` (in ``seconds`` and in the
     sites' rows, which keep the moved seconds in a ``worker_wait`` column); None when there
     was none."""
-    from ..classify import thread_pools
-
     sites["worker_wait"] = 0.0
     if "counted" not in measurement.threads:
         return None
@@ -65,24 +60,20 @@ def take_out_worker_waits(measurement: Measurement, sites: pd.DataFrame, seconds
     rows = counted_functions(measurement)
     thread_io = rows.groupby("thread")[IO_WAIT].sum()
     site_io = sites.groupby("thread")[IO_WAIT].sum()
-    pool_members = set()
-    for members in thread_pools(measurement.threads["thread"]):
-        pool_members |= set(measurement.threads.loc[members, "thread"])
+    members = pool_members(measurement.threads)
     # A pool thread's waits outside the program's code: waiting for its next task.
     idle = {t: max(float(thread_io.get(t, 0.0)) - float(site_io.get(t, 0.0)), 0.0)
-            for t in threads["thread"] if t in pool_members}
+            for t in threads["thread"] if t in members}
 
     def others_at_work(thread) -> bool:
         return bool(workers - {thread})
 
-    joins_mask = sites["family"].isin(WORKER_WAIT_FAMILIES) & (sites[IO_WAIT] > 0) \
+    joins_mask = sites["family"].isin(IN_PROCESS_WAIT_FAMILIES) & (sites[IO_WAIT] > 0) \
         & sites["thread"].map(others_at_work)
     joins = float(sites.loc[joins_mask, IO_WAIT].sum())
     where_ = {}
     if joins_mask.any():
-        top = sites[joins_mask].sort_values(IO_WAIT, ascending=False).iloc[0]
-        where_ = {"file": str(top["file"]), "line": int(top["line"]), "callee": str(top["callee"]),
-                  "function": str(top["user_function"]), "seconds": float(top[IO_WAIT])}
+        where_ = _longest(sites[joins_mask])
     sites.loc[joins_mask, "worker_wait"] = sites.loc[joins_mask, IO_WAIT]
     sites.loc[joins_mask, IO_WAIT] = 0.0
     # An event loop idle in its selector while executor threads ran the program's code
@@ -105,7 +96,7 @@ def take_out_worker_waits(measurement: Measurement, sites: pd.DataFrame, seconds
             budget -= moved
             loop += moved
     idle_total = sum(idle.values())
-    machinery = _pool_machinery_waits(measurement, threads, workers | pool_members)
+    machinery = _pool_machinery_waits(measurement, threads, workers | members)
     processes, children_work, where_processes = _waits_on_worker_processes(measurement, sites, machinery)
     total = joins + loop + idle_total + processes
     if total <= 0:
@@ -117,6 +108,13 @@ def take_out_worker_waits(measurement: Measurement, sites: pd.DataFrame, seconds
         where_ = where_processes
     return WorkerWait(joins=joins, idle_workers=idle_total, event_loop=loop, processes=processes,
                       children_work=children_work, where=where_)
+
+
+def _longest(sites: pd.DataFrame) -> dict:
+    """Where the longest of these waits is: file, line, callee, function, seconds."""
+    top = sites.sort_values(IO_WAIT, ascending=False).iloc[0]
+    return {"file": str(top["file"]), "line": int(top["line"]), "callee": str(top["callee"]),
+            "function": str(top["user_function"]), "seconds": float(top[IO_WAIT])}
 
 
 def _pool_machinery_waits(measurement: Measurement, threads: pd.DataFrame, exclude: set) -> float:
@@ -164,9 +162,7 @@ def _waits_on_worker_processes(measurement: Measurement, sites: pd.DataFrame,
         return 0.0, {}, {}
     where_ = {}
     if mask.any():
-        top = sites[mask].sort_values(IO_WAIT, ascending=False).iloc[0]
-        where_ = {"file": str(top["file"]), "line": int(top["line"]), "callee": str(top["callee"]),
-                  "function": str(top["user_function"]), "seconds": float(top[IO_WAIT])}
+        where_ = _longest(sites[mask])
     moved_total = min(machinery, budget)
     for index in sites[mask].sort_values(IO_WAIT, ascending=False).index:
         moved = min(float(sites.at[index, IO_WAIT]), budget - moved_total)
