@@ -183,6 +183,23 @@ def lookup(name: str) -> NativeKind | None:
     return None
 
 
+def _core_types() -> frozenset:
+    """The interpreter's own types, which cProfile names without a module (``dict``,
+    ``generator``). A library's C type with no module in its name (Pillow's
+    ``ImagingCore``) is not one of them: the catalog's ``builtins.*`` must not answer for it."""
+    import builtins
+    import types
+
+    names = {name for name, value in vars(builtins).items() if isinstance(value, type)}
+    names |= {value.__name__ for value in vars(types).values() if isinstance(value, type)}
+    names |= {type(v).__name__ for v in ({}.keys(), {}.values(), {}.items(), iter([]), iter(()),
+                                          iter(""), iter({}), iter(set()), iter(range(1)), iter(b""))}
+    return frozenset(names)
+
+
+CORE_TYPES = _core_types()
+
+
 def normalise_cprofile_name(raw: str) -> str:
     """``<built-in method time.sleep>`` -> ``time.sleep``;
     ``<method 'recv_into' of '_socket.socket' objects>`` -> ``_socket.socket.recv_into``."""
@@ -193,6 +210,6 @@ def normalise_cprofile_name(raw: str) -> str:
     if text.startswith("method '") and "' of '" in text:
         method, _, rest = text[len("method '"):].partition("' of '")
         owner = rest.split("'", 1)[0]
-        owner = owner if "." in owner else "builtins." + owner
+        owner = owner if "." in owner or owner not in CORE_TYPES else "builtins." + owner
         return f"{owner}.{method}"
     return text

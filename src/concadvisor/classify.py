@@ -45,6 +45,7 @@ def classify(measurement: Measurement) -> Measurement:
     if not set(CATEGORIES).issubset(functions.columns):
         _classify_by_catalog(functions)
         _settle_unknowns_per_thread(measurement)
+        _split_by_who_held_the_gil(measurement)
         functions = measurement.functions
     if "gil_wait" not in functions.columns:
         functions["gil_wait"] = 0.0
@@ -108,6 +109,53 @@ def _settle_unknowns_per_thread(measurement: Measurement) -> None:
             functions.loc[python_rows, "gil_wait"] = (
                 functions.loc[python_rows, "self_seconds"] * (missing / python_seconds))
     measurement.functions = functions.drop(columns=["unknown", "syscall"])
+
+
+# A measured held share this close to 1 is 1: with the fewest samples counted (gil_watch)
+# a function that only runs Python reads 0.9-1.0.
+HELD_NOISE = 0.1
+
+
+def _split_by_who_held_the_gil(measurement: Measurement) -> None:
+    """Where py-spy watched a tracing profiler's run (``gil_watch``), CPU the catalog could
+    not place is split by who held the GIL: a native call the catalog doesn't know, by the
+    samples on the lines that call it from its callers' files; a Python function's own
+    time (which holds native work the profiler never saw as a call, like numpy's ufuncs),
+    by the samples on its own lines."""
+    watched = measurement.extra.get("gil_watch")
+    functions = measurement.functions
+    if not watched or functions.empty:
+        return
+    from .collect.gil_watch import share
+    from .collect.leafcalls import bare_name
+
+    files = dict(zip(functions["func_id"], functions["file"]))
+    callers: dict = {}
+    for caller, callee in zip(measurement.edges["caller_id"], measurement.edges["callee_id"]):
+        callers.setdefault(callee, set()).add(files.get(caller, ""))
+    measured = {}
+    for index, row in functions.iterrows():
+        if row[CPU_GIL] <= 0:
+            continue
+        if not row["native"]:
+            held = share(watched["functions"], (row["file"], int(row["line"])))
+            if held is not None and held >= 1 - HELD_NOISE:
+                held = None
+        elif not row["family"]:
+            method = bare_name(row["function"])
+            counts = [watched["natives"].get((file, method)) for file in callers.get(row["func_id"], ())]
+            counts = [c for c in counts if c]
+            held = share({"all": [sum(c[0] for c in counts), sum(c[1] for c in counts)]}, "all") if counts else None
+        else:
+            continue
+        if held is None:
+            continue
+        freed = float(row[CPU_GIL]) * (1.0 - held)
+        functions.at[index, CPU_GIL] = float(row[CPU_GIL]) - freed
+        functions.at[index, CPU_NOGIL] = float(row[CPU_NOGIL]) + freed
+        measured[row["function"]] = round(held, 2)
+    if measured:
+        measurement.extra["gil_measured"] = measured
 
 
 def _busy_thread_count(measurement: Measurement) -> int:

@@ -244,10 +244,29 @@ def periodic_chore(f: Facts):
     return None
 
 
+# Native threads' CPU above this share of the run is native code already running in parallel.
+NATIVE_PARALLEL_SHARE = 0.1
+
+
 def q_cores(f: Facts) -> Answer:
-    return Answer("cores", "Does this machine have cores for parallel CPU work?",
-                  YES if f.cores >= 2 else NO,
-                  f"{f.cores} core{'s' if f.cores != 1 else ''}; GIL {'enabled' if f.gil_enabled else 'disabled (free-threaded build)'}.")
+    """Cores left for parallel work: a native library's own threads (BLAS, OpenMP) may
+    already use them inside the program's calls."""
+    evidence = f"{f.cores} core{'s' if f.cores != 1 else ''}; GIL {'enabled' if f.gil_enabled else 'disabled (free-threaded build)'}."
+    busy = already_busy_cores(f)
+    if f.native_threads_cpu >= NATIVE_PARALLEL_SHARE * max(f.total_seconds, 1e-9):
+        evidence += (f" Native code already runs in parallel: {f.native_threads} thread"
+                     f"{'s that run' if f.native_threads != 1 else ' that runs'} no Python (a library's own pool, "
+                     f"such as BLAS or OpenMP) used {f.native_threads_cpu:.2f} s of CPU beside the "
+                     f"program's threads, {busy:.1f} of the {f.cores} cores busy on average.")
+    free = f.cores >= 2 and busy < f.cores - 0.5
+    return Answer("cores", "Does this machine have cores for parallel CPU work?", YES if free else NO, evidence)
+
+
+def already_busy_cores(f: Facts) -> float:
+    """Cores the program keeps busy today, on average over the measured time (its working
+    threads' CPU and its native threads')."""
+    cpu = f.seconds.get(CPU_GIL, 0.0) + f.seconds.get(CPU_NOGIL, 0.0) + f.native_threads_cpu
+    return cpu / max(f.total_seconds, 1e-9)
 
 
 CHECKLIST = (q_waiting, q_overlappable, q_blocking_libraries, q_many_connections, q_cpu_gil,

@@ -44,6 +44,8 @@ class Facts:
     worker_wait: "WorkerWait | None" = None  # waits on the program's own threads, out of the split
     parallel_children: bool = False  # child processes (Popen, subprocess) that ran side by side
     widest_pool: int = 0  # the most working threads of one pool (0: no pool of threads)
+    native_threads_cpu: float = 0.0  # CPU of the process's threads that run no Python (BLAS...)
+    native_threads: int = 0
     notes: list[str] = field(default_factory=list)
 
     # --- derived views ----------------------------------------------------------------
@@ -258,6 +260,7 @@ def gather_facts(measurement: Measurement) -> Facts:
     working = int(threads["counted"].sum()) if "counted" in threads else len(threads)
     uses_threads = bool(working > 1 or _main_waits_on_threads(measurement))
     target = measurement.target
+    native = measurement.extra.get("native_threads") or {}
     return Facts(
         wall_seconds=measurement.wall_seconds,
         seconds=seconds,
@@ -282,6 +285,8 @@ def gather_facts(measurement: Measurement) -> Facts:
         worker_wait=worker_wait,
         parallel_children=_parallel_children(measurement, sites),
         widest_pool=_widest_pool(measurement),
+        native_threads_cpu=float(native.get("cpu_seconds") or 0.0),
+        native_threads=int(native.get("threads") or 0),
     )
 
 
@@ -352,7 +357,8 @@ def _unplaced_cpu(measurement: Measurement) -> float:
     """
     if measurement.backend != "pyspy" or measurement.process_cpu_seconds <= 0:
         return 0.0
-    return max(measurement.process_cpu_seconds - sum(_thread_cpu(measurement)), 0.0)
+    native = float((measurement.extra.get("native_threads") or {}).get("cpu_seconds") or 0.0)
+    return max(measurement.process_cpu_seconds - sum(_thread_cpu(measurement)) - native, 0.0)
 
 
 def _main_waits_on_threads(measurement: Measurement) -> bool:

@@ -104,6 +104,7 @@ def work_from_facts(f: Facts) -> Work:
                 background_cpu=f.background_cpu_seconds(), cpu_pieces=_cpu_pieces(cpu_sites),
                 child_cpu=0.0 if f.uses_processes else f.children_cpu_seconds, longest_piece=longest,
                 serial_cpu=serial_gil + serial_nogil, unplaced_cpu=f.unplaced_cpu,
+                native_cpu=f.native_threads_cpu,
                 process_start=process_start_seconds(f.python, sys.platform))
 
 

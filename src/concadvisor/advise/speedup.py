@@ -12,7 +12,10 @@ The work is the measured seconds of the working threads:
     B  CPU of the process's other threads (an in-process server, helpers): it already
        runs beside the work today, but it needs the GIL and stays in this process
     C  CPU of the child processes it waits for: overlapped, they share the same cores,
-       so every model is also bounded by (G + N + B + C) / c
+       so every model is also bounded by (G + N + B + C + H) / c
+    H  CPU of the process's threads that run no Python (a BLAS or OpenMP pool working
+       inside the Python threads' native calls): already parallel today, it needs the
+       same cores in every model
     c  this machine's cores; L the lanes a model runs side by side
     U  CPU the process used that no sample places (kernel work inside calls sampled as
        waiting, missed samples): already inside today's seconds, assumed to stay serial
@@ -71,6 +74,7 @@ class Work:
     longest_piece: float = 0.0  # the longest single run of the unit of work (0: not timed)
     serial_cpu: float = 0.0  # CPU that runs once beside the repeated unit (not in cpu_gil/nogil)
     unplaced_cpu: float = 0.0  # process CPU no sample placed (inside today's seconds already)
+    native_cpu: float = 0.0  # CPU of native threads working beside the Python ones (BLAS)
     process_start: float = PROCESS_START_SECONDS  # seconds to start one worker process
 
     @property
@@ -86,7 +90,8 @@ def model_seconds(work: Work, model: str, cores: int | None = None) -> float:
     W, G, N, B = work.overlappable_wait, work.cpu_gil, work.cpu_nogil, work.background_cpu
     serial = work.single_wait + work.serial_cpu + work.other + min(work.unplaced_cpu, work.today)
     # Child processes' CPU (subprocess.run of real work) needs the same cores once overlapped.
-    cores_bound = ((G + N) * uneven(work.cpu_pieces, c) + B + work.child_cpu) / c
+    # Native code that already runs on several cores (BLAS's own threads) needs them too.
+    cores_bound = ((G + N) * uneven(work.cpu_pieces, c) + B + work.child_cpu + work.native_cpu) / c
     # The longest piece runs whole in one lane (never longer than all the work together).
     T = min(work.longest_piece, W + G + N) if k > 1 else 0.0
     if model == "threads":

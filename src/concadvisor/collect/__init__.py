@@ -9,6 +9,7 @@ backend module turns its raw data into the common table.
 """
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,9 @@ if TYPE_CHECKING:  # pandas loads while the target runs (see ``pipeline``), not 
     from ..table import Measurement
 
 BACKENDS = ("auto", "cprofile", "yappi", "pyspy")
+# cProfile and yappi runs are watched by two py-spy samplers that tell who holds the GIL
+# (``gil_watch``); CONCADVISOR_GIL_WATCH=0 leaves the catalog alone to say it.
+WATCH_THE_GIL = os.environ.get("CONCADVISOR_GIL_WATCH", "1") != "0"
 
 
 class NothingMeasured(RuntimeError):
@@ -54,24 +58,51 @@ def collect(spec: TargetSpec, backend: str = "auto", progress=None, started=None
             sys.stderr.write(f"concadvisor: {fallback}\n")
             chosen = "cprofile"
     if chosen in ("cprofile", "yappi"):
+        import tempfile
+
         from .schedstat import run_queue, start_poller
 
-        pollers = []
+        pollers, watch = [], {}
+        # py-spy that just failed to sample the target won't watch it either
+        watching = WATCH_THE_GIL and not fallback
+        interpreter = _interpreter(spec) if watching else None
+        folder = tempfile.TemporaryDirectory(prefix="concadvisor-gil-")
 
         def on_start(pid):
             pollers.append(start_poller(pid))
             if started:
                 started()
-            return pollers[-1].stop if pollers[-1] else None
+            if watching:
+                from . import gil_watch
 
-        outcome = launch(spec, chosen, on_start=on_start)
-        if outcome.raw is None:
-            raise nothing_measured(outcome)
-        if outcome.raw.get("backend") == "yappi":
-            from .yappi import measurement_from_raw
-        else:
-            from .cprofile import measurement_from_raw
-        measurement = measurement_from_raw(outcome.raw, run_queue=run_queue(outcome.raw, pollers[0] if pollers else None))
+                watch["samplers"], watch["problem"] = gil_watch.start(pid, folder.name, interpreter)
+
+            def finish():
+                if pollers[-1]:
+                    pollers[-1].stop()
+                if watch.get("samplers"):
+                    watch["samplers"].finish()
+            return finish
+
+        try:
+            outcome = launch(spec, chosen, on_start=on_start)
+            if outcome.raw is None:
+                raise nothing_measured(outcome)
+            if outcome.raw.get("backend") == "yappi":
+                from .yappi import measurement_from_raw
+            else:
+                from .cprofile import measurement_from_raw
+            measurement = measurement_from_raw(outcome.raw, run_queue=run_queue(outcome.raw, pollers[0] if pollers else None))
+            if watch.get("samplers"):
+                from .gil_watch import held_shares
+
+                measurement.extra["gil_watch"] = held_shares(watch["samplers"], outcome.pid)
+            elif watching:
+                measurement.notes.append(
+                    f"who holds the GIL in native code was not measured ({watch.get('problem') or 'py-spy did not attach'}): "
+                    "native calls the catalog doesn't know count as holding it")
+        finally:
+            folder.cleanup()
     elif chosen != "pyspy":
         raise ValueError(f"unknown backend {chosen!r}")
     if (outcome.raw or {}).get("started") is False:
@@ -81,6 +112,10 @@ def collect(spec: TargetSpec, backend: str = "auto", progress=None, started=None
     measurement.notes.extend(outcome_notes(outcome))
     measurement.target = target_info(spec, outcome)
     measurement.process_cpu_seconds = float((outcome.raw or {}).get("process_cpu_seconds") or 0.0)
+    from .schedstat import native_threads
+
+    measurement.extra["native_threads"] = native_threads(measurement.extra.get("run_queue"),
+                                                         measurement.extra.get("python_tids"))
     note = missing_note(outcome.raw, spec)
     if note:
         measurement.notes.append(note)

@@ -88,6 +88,7 @@ def measurement_from_raw(raw: dict, backend: str = "cprofile", run_queue: dict |
     )
     if run_queue is not None:
         measurement.extra["run_queue"] = dict(run_queue, taken_out=queued_total)
+    measurement.extra["python_tids"] = [t.get("native_id") for t in raw.get("threads", []) if t.get("native_id")]
     return measurement
 
 

@@ -96,8 +96,9 @@ class Samplers:
 
     def __init__(self, pid: int, folder: str, duration: float | None = None,
                  subprocesses: bool = False, rate: int | None = None, nonblocking: bool = True,
-                 own_session: bool = False):
+                 own_session: bool = False, kinds: dict | None = None):
         self.pid, self.folder, self.duration = pid, folder, duration
+        self.kinds = SAMPLERS if kinds is None else kinds
         # A sampler watching its own parent (``with advise():``) is kept out of the
         # terminal's process group: Ctrl-C meant for the program must not end it early.
         self.own_session = own_session
@@ -115,7 +116,7 @@ class Samplers:
         exe = binary()
         if exe is None:
             raise PySpyUnavailable("py-spy is not installed")
-        for kind, flags in SAMPLERS.items():
+        for kind, flags in self.kinds.items():
             command = [exe, "record", "--pid", str(self.pid), "--rate", str(self.rate),
                        "--format", "speedscope", "--full-filenames", "--threads",
                        "--output", self.output(kind), *flags]

@@ -141,6 +141,7 @@ def measurement_from_samples(sampling: Sampling, *, library_paths=(), runner_fil
     extra = {"sample_interval": interval, "samples": sum(len(t.stacks) for t in own)}
     if run_queue is not None:
         extra["run_queue"] = dict(run_queue, taken_out=queued_total)
+    extra["python_tids"] = [t.tid for t in sampling.every if t.pid in (0, sampling.pid)]
     return Measurement(
         backend="pyspy", functions=table, edges=edges_frame(list(edges.values())),
         threads=threads_frame(threads), wall_seconds=sampling.wall_seconds,

@@ -164,3 +164,18 @@ def start_poller(pid: int) -> Poller | None:
     if not available():
         return None
     return Poller(pid).start()
+
+
+# Threads of the target that Python doesn't run, with less CPU than this, are idle helpers.
+NATIVE_THREAD_MIN_SECONDS = 0.01
+
+
+def native_threads(run_queue: dict | None, python_tids) -> dict:
+    """CPU of the target's threads that run no Python: a native library's own pool (BLAS,
+    OpenMP, a Rust pool) working inside the calls of the Python threads, already in
+    parallel with them. {"cpu_seconds", "threads"} (zeros where schedstat can't be read)."""
+    on_cpu = (run_queue or {}).get("on_cpu") or {}
+    known = {int(tid) for tid in python_tids or () if tid}
+    busy = [seconds for tid, seconds in on_cpu.items()
+            if int(tid) not in known and seconds >= NATIVE_THREAD_MIN_SECONDS]
+    return {"cpu_seconds": round(float(sum(busy)), 4), "threads": len(busy)}
