@@ -133,7 +133,7 @@ def _split_by_who_held_the_gil(measurement: Measurement) -> None:
     callers: dict = {}
     for caller, callee in zip(measurement.edges["caller_id"], measurement.edges["callee_id"]):
         callers.setdefault(callee, set()).add(files.get(caller, ""))
-    measured = {}
+    measured: dict = {}
     for index, row in functions.iterrows():
         if row[CPU_GIL] <= 0:
             continue
@@ -153,9 +153,15 @@ def _split_by_who_held_the_gil(measurement: Measurement) -> None:
         freed = float(row[CPU_GIL]) * (1.0 - held)
         functions.at[index, CPU_GIL] = float(row[CPU_GIL]) - freed
         functions.at[index, CPU_NOGIL] = float(row[CPU_NOGIL]) + freed
-        measured[row["function"]] = round(held, 2)
+        seconds = measured.setdefault(row["function"], [held, 0.0])
+        seconds[1] += float(row[CPU_GIL])
     if measured:
-        measurement.extra["gil_measured"] = measured
+        ranked = sorted(measured.items(), key=lambda kv: -kv[1][1])
+        measurement.extra["gil_measured"] = {name: round(held, 2) for name, (held, _) in ranked}
+        shown = ", ".join(f"{name} {held:.0%}" for name, (held, _) in ranked[:4])
+        measurement.notes.append(
+            f"who holds the GIL was measured beside {measurement.backend} (py-spy): of its CPU, "
+            f"{shown}{' and more' if len(ranked) > 4 else ''} held it; the rest ran without it")
 
 
 def _busy_thread_count(measurement: Measurement) -> int:

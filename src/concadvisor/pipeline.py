@@ -156,6 +156,11 @@ def analyse(measurement: Measurement) -> Result:
     if run_queue is not None:
         extra["run_queue"] = run_queue
     extra.update(children_summary(measurement))
+    native = measurement.extra.get("native_threads") or {}
+    if native.get("threads"):
+        extra["native_threads"] = {"cpu_seconds": native["cpu_seconds"], "threads": native["threads"]}
+    if measurement.extra.get("gil_measured"):
+        extra["gil_measured"] = dict(measurement.extra["gil_measured"])
     return Result(
         target=measurement.target,
         backend=measurement.backend,

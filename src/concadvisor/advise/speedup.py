@@ -29,12 +29,15 @@ the build is free-threaded. The core bound: (G + N) / c, times how unevenly the 
 pieces fill the c cores (``uneven``: ceil(p / c) * c / p, 8/7 for 7 pieces on 2 cores;
 the process pool's lanes likewise). What happens once stays serial:
 
-    threads                  Ws + S + U + O + max((W+G+N)/L,  G + B,  (G+N+B)/c,  T),  L = min(k, 32)
+    threads                  Ws + S + U + O + max((W+G+N)/L,  G + B + Nh,  (G+N+B)/c,  T),  L = min(k, 32)
     asyncio                  Ws + S + U + O + max((W+G+N)/L,  G + N,  G + B,  T),      L = min(k, 1000)
     multiprocessing          Ws + S + U + O + max((W+G+N)/P,  (G+N)/c,  B + u*d,  T) + P*s,  P = min(k, c)
     asyncio+multiprocessing  Ws + S + U + O + max((W+G+N)/L,  (G+N)/P,  B + u*d,  T) + P*s,  P = min(k, c)
 
-where s is the cost of starting one worker process, by the start method the target's
+where Nh is the GIL-free CPU whose pieces are too short for another thread to wake up
+and take the GIL meanwhile (``recommend.gil_handoffs``: of pieces of d seconds, the part
+min(1, 50 us / d) of as much as the Python steps between them last runs as if it held
+the GIL), and s is the cost of starting one worker process, by the start method the target's
 Python uses by default (``process_start_seconds``): measured here with a pool of 2-4,
 fork 0.002-0.005 s, forkserver 0.012-0.016 s, spawn 0.047-0.053 s. Handing the u
 CPU pieces to processes costs the parent u*d more: d is about 5 us a piece with a chunked
@@ -53,6 +56,12 @@ PROCESS_START_SECONDS = 0.05  # spawn: a fresh interpreter per worker
 START_SECONDS = {"fork": 0.005, "forkserver": 0.015, "spawn": PROCESS_START_SECONDS}
 DISPATCH_SECONDS = {"multiprocessing": 5e-6, "asyncio+multiprocessing": 120e-6}
 THREAD_POOL_LANES = 32
+# A thread blocked on the GIL takes about this long to wake up once it is free (fitted
+# here on ``benchmarks/handoff.py``: two threads alternating a GIL-free sha256 of d us and
+# a Python step of g us; with g > d nothing overlapped below d = 40 us: 0.93-1.21x; at
+# d = 74 and 146 us with g three times d, 1.10x and 1.30x; with g below d, 1.8-1.95x
+# from d = 18 us up, and anything from 0.9x to 1.8x below it).
+HANDOFF_SECONDS = 50e-6
 EVENT_LOOP_LANES = 1000
 
 MODELS = ("threads", "asyncio", "multiprocessing", "asyncio+multiprocessing")
@@ -75,6 +84,7 @@ class Work:
     serial_cpu: float = 0.0  # CPU that runs once beside the repeated unit (not in cpu_gil/nogil)
     unplaced_cpu: float = 0.0  # process CPU no sample placed (inside today's seconds already)
     native_cpu: float = 0.0  # CPU of native threads working beside the Python ones (BLAS)
+    gil_handoff: float = 0.0  # GIL-free CPU in pieces too short for threads to overlap
     process_start: float = PROCESS_START_SECONDS  # seconds to start one worker process
 
     @property
@@ -96,7 +106,7 @@ def model_seconds(work: Work, model: str, cores: int | None = None) -> float:
     T = min(work.longest_piece, W + G + N) if k > 1 else 0.0
     if model == "threads":
         lanes = min(k, THREAD_POOL_LANES)
-        gil_bound = G + B if work.gil_enabled else 0.0
+        gil_bound = G + B + work.gil_handoff if work.gil_enabled else 0.0
         return serial + max((W + G + N) / lanes, gil_bound, cores_bound, T)
     if model == "asyncio":
         lanes = min(k, EVENT_LOOP_LANES)
