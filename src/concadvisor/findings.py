@@ -15,6 +15,8 @@ from .advise.facts import Facts
 from .catalog import CPU_GIL, CPU_NOGIL, IO_WAIT
 from .sourcelines import step_bounds
 
+IMPORT_MACHINERY = frozenset({"_find_and_load", "_handle_fromlist", "_call_with_frames_removed",
+                              "_gcd_import", "builtins.__import__", "importlib.import_module"})
 BLOCKING_MIN_SECONDS = 0.05
 BLOCKING_MIN_SHARE = 0.02
 CPU_IN_COROUTINE_MIN_PER_CALL = 0.02
@@ -56,7 +58,10 @@ def blocking_in_event_loop(facts: Facts) -> list[Finding]:
     if not facts.uses_asyncio or facts.sites.empty:
         return []
     sites = facts.sites
-    inside = (sites["in_coroutine"] | sites["under_event_loop"]) & ~sites["awaited"]
+    # An import inside the loop (a library importing a module on its first use) runs once:
+    # moving it is not a fix.
+    imports = sites["callee"].isin(IMPORT_MACHINERY) | (sites["user_function"] == "<module>")
+    inside = (sites["in_coroutine"] | sites["under_event_loop"]) & ~sites["awaited"] & ~imports
     threshold = max(BLOCKING_MIN_SECONDS, BLOCKING_MIN_SHARE * facts.total_seconds)
     found = []
     waits = sites[inside & (sites["callee"] != "(own code)") & (sites[IO_WAIT] >= threshold)]

@@ -270,7 +270,7 @@ def gather_facts(measurement: Measurement) -> Facts:
         sites=sites,
         threads_counted=working,
         threads_total=len(threads),
-        connections=int(connects),
+        connections=max(int(connects), int(measurement.extra.get("socket_connects") or 0)),
         children_cpu_seconds=measurement.children_cpu_seconds + _children_run_queue(measurement),
         uses_asyncio=uses_asyncio,
         uses_threads=uses_threads,

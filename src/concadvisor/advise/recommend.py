@@ -418,6 +418,13 @@ def recommend(f: Facts, answers: list[Answer], findings) -> Recommendation:
         model = eligible[0]
         speedup = estimates[model]
         reasons.append(_why(model, f, by_key))
+        if blocking and today == "asyncio" and model in ("asyncio", "asyncio+multiprocessing"):
+            first = max(blocking, key=lambda x: x.seconds)
+            reasons.append(f"the estimate is what fixing the blocking call{'s' if len(blocking) > 1 else ''} "
+                           f"gains: {first.function} at {first.location} held the loop for "
+                           f"{sum(x.seconds for x in blocking):.2f} s; awaited (an async client, or "
+                           f"`await asyncio.to_thread(...)`) {'they' if len(blocking) > 1 else 'it'} "
+                           f"overlap{'' if len(blocking) > 1 else 's'} with the other tasks")
     elif today:
         model, speedup = today, 1.0
         reasons.append(f"already uses {today}; the measured work leaves less than {MIN_GAIN}x to gain")

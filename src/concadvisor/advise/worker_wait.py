@@ -77,13 +77,14 @@ def take_out_worker_waits(measurement: Measurement, sites: pd.DataFrame, seconds
     sites.loc[joins_mask, "worker_wait"] = sites.loc[joins_mask, IO_WAIT]
     sites.loc[joins_mask, IO_WAIT] = 0.0
     # An event loop idle in its selector while executor threads ran the program's code
-    # waited on them, up to the busiest one's working time (the rest: its own I/O).
+    # waited on them, up to the busiest one's working time (the rest: its own I/O). Only a
+    # pool's threads are executors: a thread running a server of its own is not the work.
     busy = {t: float(rows.loc[rows["thread"] == t, list(CATEGORIES)].sum().sum()) - idle.get(t, 0.0)
             for t in workers}
     loop = 0.0
     selects = sites[(sites["family"] == "select") & (sites[IO_WAIT] > 0)]
     for thread, group in selects.groupby("thread"):
-        others = [busy[t] for t in workers if t != thread]
+        others = [busy[t] for t in workers if t != thread and t in members]
         if not others:
             continue
         budget = max(others)

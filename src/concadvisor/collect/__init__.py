@@ -112,6 +112,7 @@ def collect(spec: TargetSpec, backend: str = "auto", progress=None, started=None
     measurement.notes.extend(outcome_notes(outcome))
     measurement.target = target_info(spec, outcome)
     measurement.process_cpu_seconds = float((outcome.raw or {}).get("process_cpu_seconds") or 0.0)
+    measurement.extra["socket_connects"] = int((outcome.raw or {}).get("socket_connects") or 0)
     from .schedstat import native_threads
 
     measurement.extra["native_threads"] = native_threads(measurement.extra.get("run_queue"),

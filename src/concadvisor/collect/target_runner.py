@@ -1017,6 +1017,7 @@ class _Run:
             "overhead_callee_share": getattr(self.backend, "overhead_callee_share", 1.0),
             "bytecode_slowdown": getattr(self.backend, "bytecode_slowdown", 1.0),
             "call_counts": _COUNTER.counts() if _COUNTER is not None else None,
+            "socket_connects": _CONNECTS[0],
         }
 
     def save(self):
@@ -1317,6 +1318,17 @@ def _allow_ptrace():
         pass
 
 
+# Connections the target opened, through any client (a blocking socket, asyncio's
+# sock_connect, aiohttp, a database driver written in Python): the ``socket.connect``
+# audit event fires for each, whatever the backend sees of the call.
+_CONNECTS = [0]
+
+
+def _count_connects(event, args):
+    if event == "socket.connect":
+        _CONNECTS[0] += 1
+
+
 def main():
     if len(sys.argv) < 2:
         sys.stderr.write("target_runner: no target given\n")
@@ -1344,6 +1356,8 @@ def main():
     run.cpu_start = _usage()
     run.sched_start = _schedstat_all()
     run.wall_start = time.perf_counter()
+    if hasattr(sys, "addaudithook"):
+        sys.addaudithook(_count_connects)
     run.backend.start()
     failure = None
     try:
