@@ -14,6 +14,9 @@ from tables import Graph, measurement, native, py
     ("<built-in method _hashlib.openssl_sha256>", "_hashlib.openssl_sha256"),
     ("<method 'join' of 'bytes' objects>", "builtins.bytes.join"),
     ("<built-in method builtins.len>", "builtins.len"),
+    # a library's C type with no module in its name is not a builtin (Pillow's ImagingCore)
+    ("<method 'resize' of 'ImagingCore' objects>", "ImagingCore.resize"),
+    ("<method 'send' of 'generator' objects>", "builtins.generator.send"),
 ])
 def test_cprofile_names_are_normalised(raw, name):
     assert normalise_cprofile_name(raw) == name
@@ -214,3 +217,27 @@ def test_sampled_idle_time_on_an_unknown_call_that_holds_the_gil_is_gil_queueing
     assert waits.get("conn.fetch_rows", 0.0) == pytest.approx(0.8, abs=0.05)   # 2 x 40 idle samples
     assert waits.sum() == pytest.approx(0.8, abs=0.05)  # nothing at counts.get
     assert functions["gil_wait"].sum() == pytest.approx(0.6, abs=0.1)    # 2 x 30 idle at counts.get
+
+
+def test_who_held_the_gil_as_measured_beside_a_tracing_profiler_splits_unknown_natives():
+    """Under cProfile an unknown native's CPU holds the GIL unless measured: the GIL watch
+    (py-spy beside it) saw the lines calling ``ImagingCore.resize`` busy without the GIL
+    and those calling ``ImagingCore.effect_noise`` holding it; a Python function whose own
+    lines ran without the GIL (a numpy ufunc inside it) is split likewise."""
+    g = (Graph(cpu=3.0).call(py("job", 5), native("ImagingCore.resize"), 10, 1.0)
+         .call(py("job", 5), native("ImagingCore.effect_noise"), 10, 1.0).own(py("job", 5), 1.0))
+    m = measurement(g)
+    m.extra["gil_watch"] = {"natives": {("/home/user/app.py", "resize"): [100.0, 3.0],
+                                        ("/home/user/app.py", "effect_noise"): [100.0, 97.0]},
+                            "functions": {("/home/user/app.py", 5): [300.0, 150.0]}}
+    m = classify(m)
+    rows = m.functions.set_index("function")
+    assert rows.loc["ImagingCore.resize", "cpu_nogil"] == pytest.approx(0.97)
+    assert rows.loc["ImagingCore.effect_noise", "cpu_gil"] == pytest.approx(0.97)
+    assert rows.loc["job", "cpu_nogil"] == pytest.approx(0.5)
+    assert set(m.extra["gil_measured"]) == {"ImagingCore.resize", "ImagingCore.effect_noise", "job"}
+    # Too few samples, or none: the catalog's safe answer (holds the GIL) stands.
+    m = measurement(g)
+    m.extra["gil_watch"] = {"natives": {("/home/user/app.py", "resize"): [5.0, 0.0]}, "functions": {}}
+    m = classify(m)
+    assert m.functions.set_index("function").loc["ImagingCore.resize", "cpu_gil"] == pytest.approx(1.0)

@@ -168,3 +168,33 @@ def test_child_processes_waiting_for_a_cpu_are_cpu_demand_too():
     from concadvisor.advise.recommend import work_from_facts
 
     assert estimate(work_from_facts(facts), "threads") <= 2.0 + 1e-9
+
+
+def test_native_threads_already_at_work_leave_no_cores_to_gain():
+    """A BLAS matmul already keeps both cores busy: its helper threads' CPU (H) stands
+    beside the calling thread's GIL-free seconds, and no model has cores to spare."""
+    alone = work(cpu_nogil=1.0, repeats=8)
+    blas = work(cpu_nogil=1.0, repeats=8, native_cpu=0.9)
+    assert estimate(alone, "threads") == pytest.approx(2.0)
+    assert estimate(blas, "threads") == pytest.approx(2.0 / 1.9)
+    assert estimate(blas, "multiprocessing") < 1.1
+
+
+def test_short_gil_free_pieces_between_python_steps_run_as_if_they_held_the_gil():
+    """Threads overlap GIL-free pieces only when another thread can wake up and take the
+    GIL meanwhile: 100,000 pieces of 5 us between 5 us Python steps gain nothing."""
+    import pandas as pd
+
+    from concadvisor.advise.recommend import gil_handoffs
+
+    def sites(calls, free, held):
+        return pd.DataFrame({"unit": ["job", "job"], "calls": [calls, 1],
+                             "cpu_nogil": [free, 0.0], "cpu_gil": [0.0, held]})
+
+    short = gil_handoffs(sites(100_000, 0.5, 0.5))
+    assert short == pytest.approx(0.5)
+    assert estimate(work(cpu_gil=0.5, cpu_nogil=0.5, repeats=8, gil_handoff=short), "threads") == pytest.approx(1.0)
+    long_pieces = gil_handoffs(sites(100, 0.5, 0.5))  # 5 ms each: 1% of each piece lost
+    assert long_pieces == pytest.approx(0.005)
+    # Python steps shorter than the pieces: only as much as the steps last can be lost.
+    assert gil_handoffs(sites(100_000, 0.5, 0.05)) == pytest.approx(0.05)
