@@ -185,7 +185,7 @@ def test_short_gil_free_pieces_between_python_steps_run_as_if_they_held_the_gil(
     GIL meanwhile: 100,000 pieces of 5 us between 5 us Python steps gain nothing."""
     import pandas as pd
 
-    from concadvisor.advise.recommend import gil_handoffs
+    from concadvisor.advise.gil_queue import gil_handoffs
 
     def sites(calls, free, held):
         return pd.DataFrame({"unit": ["job", "job"], "calls": [calls, 1],

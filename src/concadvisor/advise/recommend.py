@@ -23,7 +23,8 @@ import pandas as pd
 from ..catalog import CPU_GIL, CPU_NOGIL, IO_WAIT, OTHER
 from .checklist import Answer, periodic_chore, where
 from .facts import Facts
-from .speedup import HANDOFF_SECONDS, MODELS, THREAD_POOL_LANES, Work, estimate, model_seconds, process_start_seconds
+from .gil_queue import gil_handoffs, gil_queue
+from .speedup import MODELS, THREAD_POOL_LANES, Work, estimate, model_seconds, process_start_seconds
 from .worker_wait import POOL_LIBRARIES
 
 MIN_GAIN = 1.25
@@ -96,6 +97,7 @@ def work_from_facts(f: Facts) -> Work:
         # Threads can't have used more CPU than the process did (the rest was GIL queueing).
         scale = f.process_cpu_seconds / (cpu_gil + cpu_nogil)
         cpu_gil, cpu_nogil = cpu_gil * scale, cpu_nogil * scale
+    returns, residual = gil_queue(cpu_sites, repeats)
     serial_gil, serial_nogil = min(one_off[0], cpu_gil), min(one_off[1], cpu_nogil)
     cpu_gil, cpu_nogil = cpu_gil - serial_gil, cpu_nogil - serial_nogil
     return Work(overlappable_wait=over, single_wait=io - over,
@@ -106,30 +108,8 @@ def work_from_facts(f: Facts) -> Work:
                 serial_cpu=serial_gil + serial_nogil, unplaced_cpu=f.unplaced_cpu,
                 native_cpu=f.native_threads_cpu,
                 gil_handoff=min(gil_handoffs(cpu_sites), cpu_nogil),
+                gil_returns=returns, gil_residual=residual,
                 process_start=process_start_seconds(f.python, sys.platform))
-
-
-def gil_handoffs(cpu_sites) -> float:
-    """GIL-free CPU that threads cannot overlap, because its pieces are too short.
-
-    A thread that returns from a GIL-free call while another thread runs Python blocks
-    until the GIL is free, and then needs ``HANDOFF_SECONDS`` to wake up. A GIL-free piece
-    shorter than that is over before the waiter is awake: the thread that let the GIL go
-    takes it back, and the waiter gets in at the interpreter's switch interval (5 ms). So
-    of each site's pieces (d = seconds per call) the part min(1, h / d) runs as if it held
-    the GIL, for as much of it as there are Python steps to overlap it with (the unit's
-    GIL-holding CPU, shared among its GIL-free calls): min(N, G) * min(1, h / d)."""
-    if cpu_sites.empty:
-        return 0.0
-    free_sites = cpu_sites[cpu_sites[CPU_NOGIL] > 0]
-    gil_by_unit = cpu_sites.groupby("unit")[CPU_GIL].sum()
-    calls_by_unit = free_sites.groupby("unit")["calls"].sum()
-    lost = 0.0
-    for unit, calls, free in zip(free_sites["unit"], free_sites["calls"], free_sites[CPU_NOGIL]):
-        calls = max(int(calls), 1)
-        steps = float(gil_by_unit.get(unit, 0.0)) * calls / max(int(calls_by_unit.get(unit, 1)), 1)
-        lost += min(free, steps) * min(1.0, HANDOFF_SECONDS * calls / free)
-    return lost
 
 
 def _can_be_cut(cpu_sites) -> bool:

@@ -29,15 +29,17 @@ the build is free-threaded. The core bound: (G + N) / c, times how unevenly the 
 pieces fill the c cores (``uneven``: ceil(p / c) * c / p, 8/7 for 7 pieces on 2 cores;
 the process pool's lanes likewise). What happens once stays serial:
 
-    threads                  Ws + S + U + O + max((W+G+N)/L,  G + B + Nh,  (G+N+B)/c,  T),  L = min(k, 32)
+    threads                  Ws + S + U + O + max((W+G+N)/L,  G + B + Nh,  (G+N+B)/c,  T,  Q),  L = min(k, 32)
     asyncio                  Ws + S + U + O + max((W+G+N)/L,  G + N,  G + B,  T),      L = min(k, 1000)
     multiprocessing          Ws + S + U + O + max((W+G+N)/P,  (G+N)/c,  B + u*d,  T) + P*s,  P = min(k, c)
     asyncio+multiprocessing  Ws + S + U + O + max((W+G+N)/L,  (G+N)/P,  B + u*d,  T) + P*s,  P = min(k, c)
 
 where Nh is the GIL-free CPU whose pieces are too short for another thread to wake up
-and take the GIL meanwhile (``recommend.gil_handoffs``: of pieces of d seconds, the part
+and take the GIL meanwhile (``gil_queue.gil_handoffs``: of pieces of d seconds, the part
 min(1, 50 us / d) of as much as the Python steps between them last runs as if it held
-the GIL), and s is the cost of starting one worker process, by the start method the target's
+the GIL), Q is the CPU units on min(k, c) threads when each return from a GIL-free call
+queues for another thread's Python stretch (``queued_seconds``, ``gil_queue.gil_queue``),
+and s is the cost of starting one worker process, by the start method the target's
 Python uses by default (``process_start_seconds``): measured here with a pool of 2-4,
 fork 0.002-0.005 s, forkserver 0.012-0.016 s, spawn 0.047-0.053 s. Handing the u
 CPU pieces to processes costs the parent u*d more: d is about 5 us a piece with a chunked
@@ -62,6 +64,9 @@ THREAD_POOL_LANES = 32
 # d = 74 and 146 us with g three times d, 1.10x and 1.30x; with g below d, 1.8-1.95x
 # from d = 18 us up, and anything from 0.9x to 1.8x below it).
 HANDOFF_SECONDS = 50e-6
+# The interpreter's default ``sys.getswitchinterval()``: a thread waiting for the GIL this
+# long makes the holder let it go.
+SWITCH_INTERVAL_SECONDS = 0.005
 EVENT_LOOP_LANES = 1000
 
 MODELS = ("threads", "asyncio", "multiprocessing", "asyncio+multiprocessing")
@@ -85,6 +90,8 @@ class Work:
     unplaced_cpu: float = 0.0  # process CPU no sample placed (inside today's seconds already)
     native_cpu: float = 0.0  # CPU of native threads working beside the Python ones (BLAS)
     gil_handoff: float = 0.0  # GIL-free CPU in pieces too short for threads to overlap
+    gil_returns: float = 0.0  # times one run of the CPU unit gives the GIL up and takes it back
+    gil_residual: float = 0.0  # mean time left of another thread's Python stretch then
     process_start: float = PROCESS_START_SECONDS  # seconds to start one worker process
 
     @property
@@ -107,7 +114,7 @@ def model_seconds(work: Work, model: str, cores: int | None = None) -> float:
     if model == "threads":
         lanes = min(k, THREAD_POOL_LANES)
         gil_bound = G + B + work.gil_handoff if work.gil_enabled else 0.0
-        return serial + max((W + G + N) / lanes, gil_bound, cores_bound, T)
+        return serial + max((W + G + N) / lanes, gil_bound, cores_bound, T, queued_seconds(work, c))
     if model == "asyncio":
         lanes = min(k, EVENT_LOOP_LANES)
         return serial + max((W + G + N) / lanes, G + N, G + B, cores_bound, T)
@@ -124,6 +131,25 @@ def model_seconds(work: Work, model: str, cores: int | None = None) -> float:
         dispatch = (work.cpu_pieces or k) * DISPATCH_SECONDS[model]
         return serial + max((W + G + N) / lanes, (G + N) / procs, B + dispatch, cores_bound, T) + start
     return work.today
+
+
+def queued_seconds(work: Work, cores: int) -> float:
+    """The CPU units on as many threads as cores when each return from a GIL-free call
+    waits for the GIL: one run's cycle is C = g + n + q, with g and n its GIL-holding and
+    GIL-free CPU and q its waits: r returns a run, each finding another thread's Python
+    running with chance p = (L - 1) g / C, for the residual of that stretch; never more
+    than the others' Python itself, (L - 1) g. 0 when nothing comes back for the GIL."""
+    k = max(work.repeats, 1)
+    lanes = min(k, max(cores, 1))
+    G, N = work.cpu_gil, work.cpu_nogil
+    if not work.gil_enabled or lanes < 2 or G <= 0 or N <= 0 or work.gil_returns <= 0:
+        return 0.0
+    g, n = G / k, N / k
+    cycle = g + n
+    for _ in range(30):
+        chance = min(1.0, (lanes - 1) * g / cycle)
+        cycle = g + n + min((lanes - 1) * g, work.gil_returns * chance * work.gil_residual)
+    return k * cycle / lanes
 
 
 def process_start_seconds(python_version: str, platform: str) -> float:

@@ -58,7 +58,7 @@ def held_shares(samplers, pid: int) -> dict:
     "functions": {(file, def line): [active, held]}}, the held counts put on the active
     sampler's scale (each sampler keeps its own pace: on lines that only run Python,
     running is holding)."""
-    from .samples import _calibrate, _leaf_counts, _line_class, read_speedscope
+    from .samples import _calibrate, _leaf_counts, _line_class, frees_the_gil, read_speedscope
 
     views = {}
     for kind in KINDS:
@@ -88,7 +88,7 @@ def held_shares(samplers, pid: int) -> dict:
         if not path or not os.path.isabs(path):
             continue
         running, held = lines.get(leaf, 0), min(held_lines.get(leaf, 0.0), lines.get(leaf, 0))
-        python = _line_class(leaf) == "python"
+        python = _line_class(leaf) == "python" and not frees_the_gil(running, held)
         first = def_line(path, name, line)
         if first and (alone or not python):
             found = functions[(path, first)]

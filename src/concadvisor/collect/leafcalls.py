@@ -21,7 +21,7 @@ import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..catalog import CATALOG, CPU_GIL, lookup
+from ..catalog import CATALOG, lookup
 
 # Modules whose functions are natives of another name in a profile (``os.waitpid`` is
 # ``posix.waitpid`` to cProfile).
@@ -230,10 +230,8 @@ def _resolved(path: str, line: int, index: _FileIndex):
         out = []
         for dotted in index.calls.get(line, ()):
             name, category = _written(dotted, index.aliases), ""
-            for candidate, guessed in _candidates(dotted, index.aliases):
+            for candidate in _candidates(dotted, index.aliases):
                 kind = lookup(candidate)
-                if kind is not None and kind.category == CPU_GIL and guessed:
-                    continue  # ``a.sort`` is list.sort by its name only: numpy's frees the GIL
                 if kind is not None:
                     name, category = candidate, kind.category
                     break
@@ -265,18 +263,16 @@ def _written(dotted: str, aliases: dict) -> str:
 
 
 def _candidates(dotted: str, aliases: dict):
-    """Names cProfile might give the callable written as ``dotted`` in this file, each
-    with whether it is a guess from the method's name alone (``?.recv_into``): good enough
-    to name a wait, not to say that a call holds the GIL (the samplers measure that)."""
+    """Names cProfile might give the callable written as ``dotted`` in this file."""
     written = _written(dotted, aliases)
     module, _, function = written.rpartition(".")
     if module:
-        yield f"{NATIVE_MODULES.get(module, module)}.{function}", False
-        yield f"_{module}.{function}", False
+        yield f"{NATIVE_MODULES.get(module, module)}.{function}"
+        yield f"_{module}.{function}"
     elif written in _BUILTINS and written not in aliases:
-        yield f"builtins.{written}", False
-    for name in _catalog_methods(written.rsplit(".", 1)[-1]):
-        yield name, True
+        yield f"builtins.{written}"
+    method = written.rsplit(".", 1)[-1]
+    yield from _catalog_methods(method)
 
 
 # Method names too common to name a native by: ``counts.get(k)`` is not a queue wait,
