@@ -88,7 +88,9 @@ def held_shares(samplers, pid: int) -> dict:
         if not path or not os.path.isabs(path):
             continue
         running, held = lines.get(leaf, 0), min(held_lines.get(leaf, 0.0), lines.get(leaf, 0))
-        python = _line_class(leaf) == "python" and not frees_the_gil(running, held)
+        # Alone, a line of plain Python seen busy without the GIL frees it (numpy's a.sort);
+        # beside other busy threads that is a thread handing the GIL over.
+        python = _line_class(leaf) == "python" and not (alone and frees_the_gil(running, held))
         first = def_line(path, name, line)
         if first and (alone or not python):
             found = functions[(path, first)]

@@ -196,7 +196,8 @@ def _calibrate(every: Counter, active: Counter, gil: Counter, busy: int) -> tupl
 
     def python(counts):
         return sum(n for key, n in counts.items()
-                   if _line_class(key[1]) == "python" and not frees_the_gil(active.get(key, 0), gil.get(key, 0)))
+                   if _line_class(key[1]) == "python"
+                   and not (busy <= 1 and frees_the_gil(active.get(key, 0), gil.get(key, 0))))
 
     seen, running, held = python(every), python(active), python(gil)
     active_scale = 1.0
@@ -256,8 +257,10 @@ def _leaf_shares(thread: ThreadSamples, active: Counter, gil: Counter, contended
               for leaf, n in every.items()}
     if held_lines is None:
         held_lines = _lines_holding_the_gil([thread], active, gil)
+    # Alone, a line the catalog says holds the GIL but seen busy without it frees it; beside
+    # other busy threads, that is the thread handing the GIL over.
     python = [leaf for leaf in counts if leaf in held_lines or (
-        _line_class(leaf) == "python" and not frees_the_gil(counts[leaf][1], counts[leaf][2]))]
+        _line_class(leaf) == "python" and (contended or not frees_the_gil(counts[leaf][1], counts[leaf][2])))]
     seen = sum(counts[leaf][0] for leaf in python)
     running = sum(min(max(counts[leaf][1], counts[leaf][2]), counts[leaf][0]) for leaf in python)
     queued = max(seen - running, 0) / seen if seen and contended else 0.0
