@@ -46,6 +46,7 @@ DEFAULT_PYTHON = ROOT / ".venv-libs" / "bin" / "python"
 DEFAULT_LOCK = os.environ.get("BENCH_TIMING_LOCK", "/tmp/i15/timing.lock")
 BACKENDS = ("auto", "cprofile", "yappi")
 CATEGORIES = ("io_wait", "cpu_gil", "cpu_nogil")
+IMPORTS = ("requests", "numpy", "PIL", "lxml", "black", "aiohttp", "yappi")
 
 # Which model each kind of variant stands for ("" is the program as written).
 KIND_MODELS = {"": {"none"}, "none": {"none"}, "threads": {"threads"}, "processes": {"multiprocessing"},
@@ -63,6 +64,17 @@ done = subprocess.run(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.
 seconds = time.perf_counter() - start
 print(json.dumps({"seconds": seconds, "stdout": done.stdout, "returncode": done.returncode}))
 """
+
+
+def missing(python: str | Path) -> str:
+    """Why ``python`` cannot run the programs ("" when it can): no interpreter, or a package missing."""
+    if not Path(python).exists():
+        return f"no interpreter at {python} (run `make libvenv`, or pass --python)"
+    done = subprocess.run([str(python), "-c", f"import {', '.join(IMPORTS)}"], capture_output=True, text=True)
+    if done.returncode:
+        last = (done.stderr.strip().splitlines() or ["?"])[-1]
+        return f"{python} cannot import the libraries ({last}; run `make libvenv`)"
+    return ""
 
 
 def models_of(program: str, kind: str) -> set[str]:
@@ -183,8 +195,9 @@ def run(backends=BACKENDS, repeats=3, python=None, only=None, lock=DEFAULT_LOCK,
         progress=None) -> tuple[str, list[dict]]:
     """The timings table and the verdict table; returns (Markdown text, rows as dicts)."""
     python = str(python or DEFAULT_PYTHON)
-    if not Path(python).exists():
-        return f"libraries: skipped: no interpreter at {python} (run `make libvenv`, or pass --python)", []
+    why = missing(python)
+    if why:
+        return f"libraries: skipped: {why}", []
     names = programs(only)
     timing_rows, verdict_rows, data = [], [], []
     for name in names:
