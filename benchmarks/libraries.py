@@ -55,15 +55,49 @@ KIND_MODELS = {"": {"none"}, "none": {"none"}, "threads": {"threads"}, "processe
 # "none" is the __none variant, and their process variants run an event loop per process.
 ALREADY_ASYNCIO = ("aiohttp_gather", "aiohttp_blocking")
 
-# Times one command whole, inside the lock: prints {"seconds", "stdout", "returncode"}.
+# Runs one command inside the lock and times it whole. Before starting it waits (up to
+# QUIET_WAIT s) for the machine to be quiet: other people's work that does not take the
+# lock (test suites, editors) would otherwise slow the run. It also measures how much CPU
+# the rest of the machine used during the run (all CPU time in /proc/stat minus the
+# command's own), so that a disturbed run can be run again. Prints one JSON line.
 _TIMER = """
-import json, subprocess, sys, time
-start = time.perf_counter()
-done = subprocess.run(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+import json, os, resource, subprocess, sys, time
+QUIET_WAIT, QUIET_SHARE = float(sys.argv[1]), 0.15
+
+def machine():
+    try:
+        with open("/proc/stat") as stat:
+            values = [int(v) for v in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return 0, 0
+    # busy: user, nice, system, steal (not idle/iowait, nor irq/softirq: the loopback
+    # traffic of the command itself lands there)
+    return values[0] + values[1] + values[2] + values[7], sum(values)
+
+def own():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+waited = 0.0
+while waited < QUIET_WAIT:
+    busy0, total0 = machine()
+    time.sleep(0.25)
+    busy1, total1 = machine()
+    if total1 <= total0 or (busy1 - busy0) / (total1 - total0) < QUIET_SHARE:
+        break
+    waited += 0.25
+busy0, own0, start = machine()[0], own(), time.perf_counter()
+done = subprocess.run(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                       stderr=subprocess.DEVNULL, text=True)
 seconds = time.perf_counter() - start
-print(json.dumps({"seconds": seconds, "stdout": done.stdout, "returncode": done.returncode}))
+others = max(0.0, (machine()[0] - busy0) / os.sysconf("SC_CLK_TCK") - (own() - own0))
+print(json.dumps({"seconds": seconds, "stdout": done.stdout, "returncode": done.returncode,
+                  "others": others / seconds, "waited": waited}))
 """
+QUIET_WAIT = 4.0  # at most this long waiting for a quiet machine before each run
+DISTURBED = 0.25  # cores used by others during a run above which it is run again (once)
+PATIENCE = 240.0  # all the waiting and re-running of one benchmark together, seconds
+_spent = [0.0]
 
 
 def missing(python: str | Path) -> str:
@@ -111,14 +145,22 @@ def _locked(command: list[str], lock: str | None) -> list[str]:
     return ["flock", lock, *command]
 
 
-def time_once(python: str, script: Path, lock: str | None, timeout: float = 300) -> dict:
-    """One timed run of ``python script`` (inside the lock); {"seconds", "stdout", "returncode"}."""
-    done = subprocess.run(_locked([sys.executable, "-c", _TIMER, python, str(script)], lock),
-                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-    try:
-        return json.loads(done.stdout.strip().splitlines()[-1])
-    except (IndexError, ValueError):
-        return {"seconds": float("nan"), "stdout": "", "returncode": done.returncode}
+def time_once(command: list[str], lock: str | None, timeout: float = 300) -> dict:
+    """One run of ``command`` inside the lock: {"seconds", "stdout", "returncode", "others",
+    "waited"}; a run whose neighbours used more than DISTURBED cores is run once more."""
+    for attempt in range(2):
+        wait = max(0.0, min(QUIET_WAIT, PATIENCE - _spent[0]))
+        done = subprocess.run(_locked([sys.executable, "-c", _TIMER, str(wait), *command], lock),
+                              cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        try:
+            run = json.loads(done.stdout.strip().splitlines()[-1])
+        except (IndexError, ValueError):
+            run = {"seconds": float("nan"), "stdout": "", "returncode": done.returncode, "others": 0.0, "waited": 0.0}
+        _spent[0] += run["waited"] + (run["seconds"] if attempt else 0.0)
+        if run["others"] <= DISTURBED or _spent[0] >= PATIENCE:
+            break
+    run["disturbed"] = run["others"] > DISTURBED
+    return run
 
 
 def result_line(stdout: str) -> str:
@@ -131,35 +173,36 @@ def time_variants(python: str, program: str, repeats: int, lock: str | None, pro
     """kind -> {"best": seconds, "runs": [...], "same_result": bool, "returncode": int}."""
     scripts = variants(program)
     times = {kind: [] for kind in scripts}
+    disturbed = {kind: 0 for kind in scripts}
     outputs, codes = {}, {}
     for round_ in range(repeats):
         best_so_far = min((min(t) for t in times.values() if t), default=float("inf"))
         for kind, script in scripts.items():
             if times[kind] and min(times[kind]) > 2 * best_so_far:
                 continue  # far behind: more runs cannot make it the best
-            run = time_once(python, script, lock)
+            run = time_once([python, str(script)], lock)
             times[kind].append(run["seconds"])
+            disturbed[kind] += run["disturbed"]
             outputs.setdefault(kind, result_line(run["stdout"]))
             codes[kind] = run["returncode"] if codes.get(kind, 0) == 0 else codes[kind]
             if progress:
                 progress(f"libraries: {program}{'__' + kind if kind else ''} round {round_ + 1}: "
-                         f"{run['seconds']:.2f}s")
+                         f"{run['seconds']:.2f}s (others {run['others']:.2f} cores, waited {run['waited']:.1f}s)")
     reference = outputs.get("", "")
     return {kind: {"best": min(times[kind]), "runs": times[kind], "returncode": codes[kind],
-                   "same_result": bool(reference) and outputs[kind] == reference}
+                   "disturbed": disturbed[kind], "same_result": bool(reference) and outputs[kind] == reference}
             for kind in scripts}
 
 
 def profile(python: str, script: Path, backend: str, lock: str | None, timeout: float = 300) -> dict | None:
-    """concadvisor's JSON result for the program under ``backend`` (inside the lock)."""
-    env = {**os.environ, "CONCADVISOR_NO_CHART": "1"}
-    env.pop("VIRTUAL_ENV", None)
+    """concadvisor's JSON result for the program under ``backend`` (run inside the lock,
+    on a quiet machine, like the timings)."""
     with tempfile.TemporaryDirectory() as scratch:
         out = os.path.join(scratch, "r.json")
-        command = [*CONCADVISOR, "profile", "--backend", backend, "--python", python, "--timeout", "120",
+        command = ["env", "-u", "VIRTUAL_ENV", "CONCADVISOR_NO_CHART=1", *CONCADVISOR, "profile",
+                   "--backend", backend, "--python", python, "--timeout", "120",
                    "-o", os.path.join(scratch, "r.md"), "--json", out, str(script)]
-        subprocess.run(_locked(command, lock), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, timeout=timeout)
+        time_once(command, lock, timeout)
         try:
             with open(out) as handle:
                 return json.load(handle)
@@ -195,6 +238,7 @@ def run(backends=BACKENDS, repeats=3, python=None, only=None, lock=DEFAULT_LOCK,
         progress=None) -> tuple[str, list[dict]]:
     """The timings table and the verdict table; returns (Markdown text, rows as dicts)."""
     python = str(python or DEFAULT_PYTHON)
+    _spent[0] = 0.0
     why = missing(python)
     if why:
         return f"libraries: skipped: {why}", []
@@ -205,6 +249,8 @@ def run(backends=BACKENDS, repeats=3, python=None, only=None, lock=DEFAULT_LOCK,
         written = timings[""]["best"]
         for kind, t in timings.items():
             note = "" if t["same_result"] else " (result differs!)"
+            if t["disturbed"]:
+                note += f" ({t['disturbed']} run(s) disturbed)"
             if t["returncode"]:
                 note += f" (exit {t['returncode']})"
             timing_rows.append([name, _label(kind), f"{t['best']:.2f}", f"{written / t['best']:.2f}x{note}",
