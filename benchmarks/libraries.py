@@ -8,8 +8,9 @@ benchmarks/libraries/variants/ holds its hand-written rewrites, named
 1. times the program and each variant, the wall time of the whole ``python X.py``
    command, best of ``repeats``, one command after another (rounds interleaved), each
    run holding the timing lock (``flock``) so that timing runs of other people on the
-   machine do not overlap it; a variant slower than twice the best time so far is not
-   run again (it cannot become the best);
+   machine do not overlap it, after waiting a little for a quiet machine, and run once
+   more if its neighbours still used a quarter of a core or more meanwhile; a variant
+   slower than twice the best time so far is not run again (it cannot become the best);
 2. checks that every variant printed the same result as the program (its output line
    without the trailing seconds);
 3. runs concadvisor on the program under each backend, with ``--python`` the libraries'
@@ -178,8 +179,8 @@ def time_variants(python: str, program: str, repeats: int, lock: str | None, pro
     for round_ in range(repeats):
         best_so_far = min((min(t) for t in times.values() if t), default=float("inf"))
         for kind, script in scripts.items():
-            if times[kind] and min(times[kind]) > 2 * best_so_far:
-                continue  # far behind: more runs cannot make it the best
+            if kind and times[kind] and min(times[kind]) > 2 * best_so_far:
+                continue  # far behind: more runs cannot make it the best (the program itself always reruns)
             run = time_once([python, str(script)], lock)
             times[kind].append(run["seconds"])
             disturbed[kind] += run["disturbed"]
