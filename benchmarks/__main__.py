@@ -1,6 +1,9 @@
 """`make bench` / `python -m benchmarks [calibration|overhead|speedup|verdicts|corpus|stability|all] [--quick]`.
 
 Prints the tables the README's "How accurate is it" section shows, each with its targets.
+`python -m benchmarks libraries [--backends auto,cprofile,yappi] [--repeats 3] [--python PATH]
+[--only a,b]` runs the real-library programs with the interpreter of `make libvenv` (not
+part of `all`: it needs that virtualenv and takes ~15 minutes).
 """
 from __future__ import annotations
 
@@ -15,9 +18,11 @@ BACKENDS = ("auto", "cprofile", "yappi", "pyspy")
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("which", nargs="?", default="all", choices=("calibration", "overhead", "speedup", "verdicts", "corpus", "stability", "all"))
+    parser.add_argument("which", nargs="?", default="all", choices=("calibration", "overhead", "speedup", "verdicts", "corpus", "stability", "libraries",
+                                 "all"))
     parser.add_argument("--quick", action="store_true", help="one small case each (the tests' smoke mode)")
-    parser.add_argument("--backends", default=",".join(BACKENDS))
+    parser.add_argument("--backends", default=None, help=f"default {','.join(BACKENDS)} "
+                        "(libraries: auto,cprofile,yappi)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--count", type=int, default=200, help="corpus: how many generated programs")
     parser.add_argument("--stability-count", type=int, default=60, help="stability: how many corpus programs")
@@ -25,8 +30,14 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", help="corpus: generate into this folder and keep it")
     parser.add_argument("--busy", type=int, default=0, metavar="N",
                         help="calibration: also profile beside N CPU-bound neighbour processes")
+    parser.add_argument("--python", help="libraries: the programs' interpreter (default .venv-libs/bin/python)")
+    parser.add_argument("--only", help="libraries: only these programs (comma-separated names)")
+    parser.add_argument("--lock", help="libraries: hold this flock(1) lock file during each timed run "
+                        "(default $BENCH_TIMING_LOCK or /tmp/i15/timing.lock; '' for none)")
     args = parser.parse_args(argv)
-    backends = [b for b in args.backends.split(",") if b]
+    if args.which == "libraries":
+        return _libraries(args)
+    backends = [b for b in (args.backends or ",".join(BACKENDS)).split(",") if b]
     if args.which in ("calibration", "all"):
         text, worst = calibration.run(backends, quick=args.quick, repeats=args.repeats, busy=args.busy)
         print(f"## calibration: true share / measured share (error), medians of {args.repeats} runs each, target |error| <= 0.07\n")
@@ -59,6 +70,23 @@ def main(argv=None) -> int:
         print("## verdicts: each sample app under each backend\n")
         print(text)
         print(f"\n{right} of {total} runs got the expected model\n", flush=True)
+    return 0
+
+
+def _libraries(args) -> int:
+    from . import libraries
+
+    backends = [b for b in (args.backends or ",".join(libraries.BACKENDS)).split(",") if b]
+    only = [n for n in (args.only or "").split(",") if n]
+    lock = libraries.DEFAULT_LOCK if args.lock is None else args.lock
+    for line in libraries.strays():
+        print(f"libraries: warning: already running (timings may be disturbed): {line[:160]}", file=sys.stderr)
+    text, rows = libraries.run(backends, repeats=args.repeats, python=args.python, only=only, lock=lock,
+                               progress=lambda line: print(line, file=sys.stderr, flush=True))
+    if not rows:  # skipped: the one line says why
+        print(text, flush=True)
+        return 0
+    print(f"## libraries: real-library programs, concadvisor against hand-written variants\n\n{text}\n", flush=True)
     return 0
 
 

@@ -1,0 +1,48 @@
+"""asyncio variant of sample_apps/libraries/aiohttp_blocking.py: the rates through aiohttp too.
+
+Same server, same 30 orders, same quotes, same ``price``; the one change is
+that the exchange rate is fetched with the program's aiohttp session
+(``await session.get(...)``) instead of ``requests.get``, so nothing blocks
+the event loop and every lookup overlaps.
+"""
+
+import asyncio
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "sample_apps", "libraries"))
+
+import aiohttp  # noqa: E402
+from aiohttp_blocking import CONNECTIONS, N_ORDERS, price, start_server, stop_server, summarize  # noqa: E402
+
+
+async def price_order(session, base_url, n):
+    async with session.get(f"{base_url}/quote/{n}") as response:
+        response.raise_for_status()
+        quote = await response.json()
+    async with session.get(f"{base_url}/rate/{n}") as response:
+        response.raise_for_status()
+        rate = await response.json()
+    return price(quote, rate)
+
+
+async def price_all(base_url, orders):
+    connector = aiohttp.TCPConnector(limit=CONNECTIONS)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as session:
+        return await asyncio.gather(*(price_order(session, base_url, n) for n in orders))
+
+
+def main():
+    server, base_url = start_server()
+    try:
+        start = time.perf_counter()
+        results = asyncio.run(price_all(base_url, range(N_ORDERS)))
+        elapsed = time.perf_counter() - start
+    finally:
+        stop_server(server)
+    print(f"aiohttp_blocking: {summarize(results)}, {elapsed:.2f}s")
+
+
+if __name__ == "__main__":
+    main()

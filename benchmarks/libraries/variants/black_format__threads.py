@@ -1,0 +1,26 @@
+"""Threads variant of sample_apps/libraries/black_format.py.
+
+Same 10 modules, same ``format_module(job)``; a ThreadPoolExecutor with 2 workers (one
+per core) runs them, results in job order.
+"""
+
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "sample_apps", "libraries"))
+
+from black_format import N_MODULES, format_module, summarize  # noqa: E402
+
+
+def main():
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(format_module, range(N_MODULES)))
+    elapsed = time.perf_counter() - start
+    print(f"black_format: {summarize(results)}, {elapsed:.2f}s")
+
+
+if __name__ == "__main__":
+    main()
