@@ -175,13 +175,33 @@ def _thread_sites(thread, table, edges, codes: CodeMap) -> list[dict]:
     return sites
 
 
+def _qualified(path: str, name: str) -> str:
+    """``.../site-packages/requests/api.py`` and ``get`` -> ``requests.api.get``."""
+    parts = str(path).replace("\\", "/").split("/")
+    for marker in ("site-packages", "dist-packages"):
+        if marker in parts:
+            parts = parts[len(parts) - parts[::-1].index(marker):]
+            break
+    else:
+        stdlib = [i for i, part in enumerate(parts) if part.startswith("python3")]
+        parts = parts[stdlib[-1] + 1:] if stdlib and stdlib[-1] < len(parts) - 1 else parts[-1:]
+    if not parts or not parts[-1].endswith(".py"):
+        return name
+    parts[-1] = parts[-1][:-3]
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join([*parts, name]) if parts else name
+
+
 def _site(thread, rows, caller_id, callee_id, calls, seconds, vector, callers, user, codes,
           event_loop_ids, sampled_line):
     caller = rows[caller_id]
     own = caller_id == callee_id
     callee = rows[callee_id]
     callee_name = callee["function"]
-    found = None if own else find_call(caller["file"], int(caller["line"]), callee_name,
+    # A Python callee by its module too: ``requests.get(...)`` over ``session.get(...)``.
+    spelled = callee_name if callee["native"] else _qualified(callee["file"], callee_name)
+    found = None if own else find_call(caller["file"], int(caller["line"]), spelled,
                                        int(sampled_line or 0), bool(callee["native"]))
     line = int(sampled_line) or (found.line if found else int(caller["line"]))
     in_coroutine = found.in_coroutine if found else is_coroutine(caller["file"], int(caller["line"]))

@@ -196,6 +196,12 @@ def _own_calls(node):
             for grand in ast.iter_child_nodes(child):
                 visit(grand, True)
             return
+        if isinstance(child, (ast.AsyncWith, ast.AsyncFor)):
+            # ``async with session.get(u)`` awaits its __aenter__ and __aexit__, ``async for``
+            # its __anext__: the expression that makes them is awaited.
+            for grand in ast.iter_child_nodes(child):
+                visit(grand, awaited or grand in _async_heads(child))
+            return
         if isinstance(child, ast.Call):
             out.append((child, awaited))
         for grand in ast.iter_child_nodes(child):
@@ -205,6 +211,18 @@ def _own_calls(node):
     for statement in body:
         visit(statement, False)
     return out
+
+
+def _async_heads(node) -> list:
+    """The expressions an ``async with`` / ``async for`` statement awaits through."""
+    if isinstance(node, ast.AsyncWith):
+        return [item for item in node.items]
+    return [node.iter]
+
+
+# Methods an ``async with`` or ``async for`` calls for the code: the call they are made on
+# is the one written in the statement.
+ASYNC_PROTOCOL = frozenset({"__aenter__", "__aexit__", "__anext__", "__aiter__"})
 
 
 @lru_cache(maxsize=4096)
@@ -248,6 +266,8 @@ def _best_match(calls, qualified: str, native: bool = False):
     whose name and the wanted one contain each other."""
     wanted = qualified.rsplit(".", 1)[-1]
     named = [(index, call, awaited) for index, (call, awaited, name) in enumerate(calls) if name == wanted]
+    if not named and wanted in ASYNC_PROTOCOL:
+        named = [(index, call, awaited) for index, (call, awaited, _) in enumerate(calls) if awaited]
     if not native and wanted in _BUILTIN_NAMES:
         # A bare ``map(...)`` is the builtin, a native callable: a Python ``map`` is a
         # method called on something (``pool.map``).

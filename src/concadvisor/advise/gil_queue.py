@@ -41,7 +41,8 @@ def gil_handoffs(cpu_sites) -> float:
 
 def gil_queue(cpu_sites, repeats: int) -> tuple[float, float]:
     """(returns per run, residual): how often one run of the CPU unit gives the GIL up and
-    takes it back (its calls of GIL-free native code, and its waits), and the mean time
+    takes it back (its calls of GIL-free native code, and its waits, of 50 us or more a
+    call), and the mean time
     left of another thread's Python stretch when it comes back, weighted by time: a
     stretch of b seconds leaves b/2 on average, and never more than the switch interval
     (``residual``). A function of the unit that only runs Python is one stretch per run; a
@@ -51,7 +52,10 @@ def gil_queue(cpu_sites, repeats: int) -> tuple[float, float]:
     by_unit = cpu_sites.groupby("unit")["cpu"].sum() if "cpu" in cpu_sites else None
     unit = by_unit.idxmax() if by_unit is not None and len(by_unit) else cpu_sites["unit"].iloc[0]
     rows = cpu_sites[cpu_sites["unit"] == unit]
-    frees = (rows[CPU_NOGIL] > 0) | (rows.get(IO_WAIT, 0.0) > 0)
+    # Only a piece long enough for another thread to take the GIL meanwhile hands it over
+    # (shorter ones are priced by ``gil_handoffs``): they neither return nor break a stretch.
+    freed = rows[CPU_NOGIL] + (rows[IO_WAIT] if IO_WAIT in rows else 0.0)
+    frees = freed >= HANDOFF_SECONDS * rows["calls"].clip(lower=1)
     returns = float(rows.loc[frees, "calls"].sum()) / repeats
     if returns <= 0:
         return 0.0, 0.0
@@ -60,7 +64,7 @@ def gil_queue(cpu_sites, repeats: int) -> tuple[float, float]:
         gil = float(group[CPU_GIL].sum())
         if gil <= 0:
             continue
-        releases = float(group.loc[(group[CPU_NOGIL] > 0) | (group.get(IO_WAIT, 0.0) > 0), "calls"].sum())
+        releases = float(group.loc[frees[group.index], "calls"].sum())
         stretch = gil / releases if releases > 0 else gil / repeats
         weighted += gil * residual(stretch)
         held += gil

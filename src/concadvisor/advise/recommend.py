@@ -24,7 +24,7 @@ from ..catalog import CPU_GIL, CPU_NOGIL, IO_WAIT, OTHER
 from .checklist import Answer, periodic_chore, where
 from .facts import Facts
 from .gil_queue import gil_handoffs, gil_queue
-from .speedup import MODELS, THREAD_POOL_LANES, Work, estimate, model_seconds, process_start_seconds
+from .speedup import MODELS, queued_seconds, THREAD_POOL_LANES, Work, estimate, model_seconds, process_start_seconds
 from .worker_wait import POOL_LIBRARIES
 
 MIN_GAIN = 1.25
@@ -215,7 +215,7 @@ def _loop_blocked_by_cpu(findings) -> bool:
     return bool(blocking) and cpu > sum(x.seconds for x in blocking if x.cause != "cpu")
 
 
-def preference(f: Facts, answers: dict[str, Answer], findings) -> list[str]:
+def preference(f: Facts, answers: dict[str, Answer], findings, work: Work | None = None) -> list[str]:
     io, gil, nogil = f.shares[IO_WAIT], f.shares[CPU_GIL], f.shares[CPU_NOGIL]
     blocking = [x for x in findings if x.kind == "blocking_in_event_loop"]
     if blocking:
@@ -229,6 +229,8 @@ def preference(f: Facts, answers: dict[str, Answer], findings) -> list[str]:
             if answers["mix"].answer == "yes":
                 return ["asyncio+multiprocessing", "multiprocessing", "threads", "asyncio"]
             return ["multiprocessing", "asyncio+multiprocessing", "threads", "asyncio"]
+        if work is not None and threads_held_back_by_the_gil(work):
+            return ["multiprocessing", "threads", "asyncio+multiprocessing", "asyncio"]
         return ["threads", "multiprocessing", "asyncio+multiprocessing", "asyncio"]
     if periodic_chore(f) is not None:
         return ["threads", "asyncio", "multiprocessing", "asyncio+multiprocessing"]
@@ -239,6 +241,20 @@ def preference(f: Facts, answers: dict[str, Answer], findings) -> list[str]:
     if answers["blocking_libraries"].answer in ("yes", "partly") and f.blocking_library_share() >= 0.5:
         return ["threads", "asyncio", "multiprocessing", "asyncio+multiprocessing"]
     return ["asyncio", "threads", "asyncio+multiprocessing", "multiprocessing"]
+
+
+# Threads whose GIL costs (queueing, hand-offs) keep them this much above the cores' bound
+# are held back by the GIL, however much of the CPU frees it.
+GIL_HELD_BACK = 1.15
+
+
+def threads_held_back_by_the_gil(work: Work) -> bool:
+    """GIL-free CPU that threads can't run side by side after all: its pieces are too short
+    to hand the GIL over, or each comes back to queue behind another thread's Python."""
+    cores = max(work.cores, 1)
+    spread = (work.cpu_gil + work.cpu_nogil + work.background_cpu + work.native_cpu) / cores
+    held = max(queued_seconds(work, cores), work.cpu_gil + work.background_cpu + work.gil_handoff)
+    return work.gil_enabled and spread > 0 and held > GIL_HELD_BACK * spread
 
 
 # One py-spy sample at its 250 Hz: the least task CPU a worker is credited with.
@@ -356,7 +372,7 @@ def recommend(f: Facts, answers: list[Answer], findings) -> Recommendation:
     pool_advice = _pool_recommendation(f, today, estimates, answers, work)
     if pool_advice is not None:
         return pool_advice
-    order = preference(f, by_key, findings)
+    order = preference(f, by_key, findings, work)
     checklist_first = order[0]
     if today in order and estimates[today] >= MIN_GAIN and not _loop_blocked_by_cpu(findings):
         # A program that already uses a model that still pays keeps it first; not an event
@@ -397,7 +413,7 @@ def recommend(f: Facts, answers: list[Answer], findings) -> Recommendation:
     if eligible:
         model = eligible[0]
         speedup = estimates[model]
-        reasons.append(_why(model, f, by_key))
+        reasons.append(_why(model, f, by_key, work))
         if blocking and today == "asyncio" and model in ("asyncio", "asyncio+multiprocessing"):
             first = max(blocking, key=lambda x: x.seconds)
             reasons.append(f"the estimate is what fixing the blocking call{'s' if len(blocking) > 1 else ''} "
@@ -483,8 +499,12 @@ def close_call(model: str, estimates: dict[str, float], eligible: list[str], tod
             "estimates": {m: estimates.get(m, 1.0) for m in (model, rival)}}
 
 
-def _why(model: str, f: Facts, a: dict[str, Answer]) -> str:
+def _why(model: str, f: Facts, a: dict[str, Answer], work: Work | None = None) -> str:
     if model == "multiprocessing":
+        if f.shares[CPU_NOGIL] > f.shares[CPU_GIL] and work is not None and threads_held_back_by_the_gil(work):
+            return ("the CPU mostly frees the GIL, but in pieces threads can't run side by side: each "
+                    "comes back to queue for the GIL behind another thread's Python (or is too short "
+                    f"to hand it over); separate processes run it on {f.cores} cores at once")
         return ("the time is CPU that holds the GIL: only separate processes run it on "
                 f"{f.cores} cores at once")
     if model == "threads":

@@ -135,21 +135,20 @@ def model_seconds(work: Work, model: str, cores: int | None = None) -> float:
 
 def queued_seconds(work: Work, cores: int) -> float:
     """The CPU units on as many threads as cores when each return from a GIL-free call
-    waits for the GIL: one run's cycle is C = g + n + q, with g and n its GIL-holding and
-    GIL-free CPU and q its waits: r returns a run, each finding another thread's Python
-    running with chance p = (L - 1) g / C, for the residual of that stretch; never more
-    than the others' Python itself, (L - 1) g. 0 when nothing comes back for the GIL."""
+    waits for the GIL: one run's cycle is g + n + q, with g and n its GIL-holding and
+    GIL-free CPU and q its waits. Threads fall into step behind each other (a convoy: the
+    one that waited gets the GIL when the other lets it go for its next GIL-free call, and
+    that one comes back to find it taken), so each of the r returns a run waits for the
+    residual of another thread's Python stretch; never more in all than the others'
+    Python itself, (L - 1) g. 0 when nothing comes back for the GIL."""
     k = max(work.repeats, 1)
     lanes = min(k, max(cores, 1))
     G, N = work.cpu_gil, work.cpu_nogil
     if not work.gil_enabled or lanes < 2 or G <= 0 or N <= 0 or work.gil_returns <= 0:
         return 0.0
     g, n = G / k, N / k
-    cycle = g + n
-    for _ in range(30):
-        chance = min(1.0, (lanes - 1) * g / cycle)
-        cycle = g + n + min((lanes - 1) * g, work.gil_returns * chance * work.gil_residual)
-    return k * cycle / lanes
+    queued = min((lanes - 1) * g, work.gil_returns * work.gil_residual)
+    return k * (g + n + queued) / lanes
 
 
 def process_start_seconds(python_version: str, platform: str) -> float:
