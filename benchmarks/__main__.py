@@ -25,6 +25,8 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", help="corpus: generate into this folder and keep it")
     parser.add_argument("--busy", type=int, default=0, metavar="N",
                         help="calibration: also profile beside N CPU-bound neighbour processes")
+    from .corpus.run import add_library_options, library_python_arg
+    add_library_options(parser)  # corpus: the library kinds
     args = parser.parse_args(argv)
     backends = [b for b in args.backends.split(",") if b]
     if args.which in ("calibration", "all"):
@@ -46,7 +48,9 @@ def main(argv=None) -> int:
     if args.which in ("corpus", "all"):
         from .corpus import run as corpus
         text, _ = corpus.run(backends, count=6 if args.quick else args.count, seed=args.seed, keep=args.keep,
-                             progress=lambda line: print(line, file=sys.stderr, flush=True))
+                             progress=lambda line: print(line, file=sys.stderr, flush=True),
+                             library_python=library_python_arg(args.library_python),
+                             library_count=args.library_count, library_only=args.library_only)
         print(text, "\n", flush=True)
     if args.which in ("stability", "all"):
         from . import stability
