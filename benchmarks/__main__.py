@@ -33,7 +33,9 @@ def main(argv=None) -> int:
     parser.add_argument("--python", help="libraries: the programs' interpreter (default .venv-libs/bin/python)")
     parser.add_argument("--only", help="libraries: only these programs (comma-separated names)")
     parser.add_argument("--lock", help="libraries: hold this flock(1) lock file during each timed run "
-                        "(default $BENCH_TIMING_LOCK or /tmp/i15/timing.lock; '' for none)")
+                        "(default $BENCH_TIMING_LOCK, else none)")
+    from .corpus.run import add_library_options, library_python_arg
+    add_library_options(parser)  # corpus: the library kinds
     args = parser.parse_args(argv)
     if args.which == "libraries":
         return _libraries(args)
@@ -57,7 +59,9 @@ def main(argv=None) -> int:
     if args.which in ("corpus", "all"):
         from .corpus import run as corpus
         text, _ = corpus.run(backends, count=6 if args.quick else args.count, seed=args.seed, keep=args.keep,
-                             progress=lambda line: print(line, file=sys.stderr, flush=True))
+                             progress=lambda line: print(line, file=sys.stderr, flush=True),
+                             library_python=library_python_arg(args.library_python),
+                             library_count=args.library_count, library_only=args.library_only)
         print(text, "\n", flush=True)
     if args.which in ("stability", "all"):
         from . import stability

@@ -44,7 +44,7 @@ from .common import CONCADVISOR, ROOT, table
 PROGRAMS = ROOT / "sample_apps" / "libraries"
 VARIANTS = ROOT / "benchmarks" / "libraries" / "variants"
 DEFAULT_PYTHON = ROOT / ".venv-libs" / "bin" / "python"
-DEFAULT_LOCK = os.environ.get("BENCH_TIMING_LOCK", "/tmp/i15/timing.lock")
+DEFAULT_LOCK = os.environ.get("BENCH_TIMING_LOCK") or None
 BACKENDS = ("auto", "cprofile", "yappi")
 CATEGORIES = ("io_wait", "cpu_gil", "cpu_nogil")
 IMPORTS = ("requests", "numpy", "PIL", "lxml", "black", "aiohttp", "yappi")

@@ -146,3 +146,23 @@ def test_known_gap_shapes(corpus, name):
 def test_every_wait_kind_is_in_the_slice():
     kinds = {k for s in SPECS for k in s.work}
     assert set(WAIT_KINDS) <= kinds and {"gil", "sha256"} & kinds
+
+
+def test_library_programs_are_a_sample_of_their_own(tmp_path):
+    """Cheap, no library needed: the library sample compiles and names a model; adding it
+    leaves the standard sample for a seed as it was (the README's figures refer to seed 1)."""
+    from benchmarks.corpus.generate import LIB_KINDS, all_specs, uses_library
+
+    rates = {"gil": 2e7, "gil_listcomp": 2.5e7, "json": 3e5, "re": 2e7, "sha256": 1.5e9, "zlib": 2e7, "bz2": 1e7,
+             "lzma": 5e6, "file": 1.5e9, "sqlite": 2.5e6, "python_start": 0.03, "np_sort": 1.3e7,
+             "pil_resize": 2.3e7, "pil_noise": 2.3e7, "lxml_parse": 2.8e5, "black_fmt": 600}
+    plain = [s.shape() for s in sample_specs(60, 3, scale=0.1)]
+    mixed = all_specs(60, 3, scale=0.1, library_count=20)
+    assert [s.shape() for s in mixed[:60]] == plain and not any(uses_library(s) for s in mixed[:60])
+    library = [write_program(spec, tmp_path, rates) for spec in all_specs(30, 3, scale=0.1, library_only=True)]
+    assert all(uses_library(s) for s in library) and set(LIB_KINDS) <= {k for s in library for k in s.work}
+    for spec in library:
+        for name in spec.files:
+            if name.endswith(".py"):
+                ast.parse((tmp_path / name).read_text(), name)
+        assert spec.preferred in MODELS and spec.preferred in spec.acceptable

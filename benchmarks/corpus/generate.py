@@ -19,6 +19,14 @@ Each program is a real script (``python prog_007.py`` runs it) built from three 
   lzma on large buffers and page-cache file reads and sqlite queries (native code that
   releases it), and mixes of a wait with a computation.
 
+Library kinds (``library=True``; run with an interpreter that has the libraries, see
+``libkinds.py``): numpy sort + FFT and a Pillow resize + blur (native, GIL released), Pillow's
+effect_noise and black.format_str (native or mypyc code that keeps the GIL), an lxml parse +
+XPath (released for all but a few percent of the call, measured: ``libkinds.py gil``), and
+requests.get to the loopback server (a wait; awaited through aiohttp in a coroutine). They
+are a sample of their own (``sample_specs(..., library=True)``, drawn from a generator of
+their own), so the standard sample for a seed stays what it was.
+
 Sizes: ``normal`` (0.6-1.5 s of work over 3-32 jobs), ``tiny`` (0.07 s), ``one-off`` (one
 job), and ``swarm``: a thread or process pool handed thousands of jobs of 10-60 microseconds
 of CPU each (0.15-0.6 s in all), where dispatching a job costs more than the job (the plain
@@ -59,19 +67,34 @@ import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+try:
+    from .libkinds import CALIBRATION as LIB_CALIBRATION, REQUESTS, fill
+except ImportError:  # run as a script
+    from libkinds import CALIBRATION as LIB_CALIBRATION, REQUESTS, fill
+
 IO, GIL, NOGIL = "io_wait", "cpu_gil", "cpu_nogil"
 WAIT_KINDS = ("sleep", "http", "subprocess")
 CPU_KINDS = ("gil", "json", "re", "sha256", "zlib", "bz2", "lzma", "file", "sqlite")
 CATEGORY = {"sleep": IO, "http": IO, "subprocess": IO, "gil": GIL, "json": GIL, "re": GIL,
             "sha256": NOGIL, "zlib": NOGIL, "bz2": NOGIL, "lzma": NOGIL, "file": NOGIL, "sqlite": NOGIL}
+# Third-party library kinds (libkinds.py): categories as measured there (the share of a call
+# the GIL stays held, seen from a second thread: numpy 0.0, Pillow resize+blur 0.0, lxml
+# parse+XPath 0.09, effect_noise 1.0, black 0.95).
+LIB_CPU_KINDS = tuple(LIB_CALIBRATION)  # np_sort, pil_resize, pil_noise, lxml_parse, black_fmt
+LIB_WAIT_KINDS = ("requests_get",)
+LIB_KINDS = LIB_CPU_KINDS + LIB_WAIT_KINDS
+CATEGORY.update({"np_sort": NOGIL, "pil_resize": NOGIL, "pil_noise": GIL, "lxml_parse": NOGIL, "black_fmt": GIL,
+                 "requests_get": IO})
+SERVED = {"http", "requests_get"}  # the program starts its loopback server
 MARK = {IO: "w", GIL: "g", NOGIL: "n"}
 # Waits through libraries that have no awaitable form in the standard library (the README's
 # "blocking libraries": threads are the smallest change; asyncio is as defensible).
-LIBRARY = {"http", "subprocess", "file", "sqlite"}
+LIBRARY = {"http", "subprocess", "file", "sqlite", "requests_get"}
 IMPORTS = {"sleep": ["time"], "http": ["http.server", "threading", "time", "urllib.request"],
            "subprocess": ["subprocess", "sys"], "gil": [], "json": ["json"], "re": ["re"],
            "sha256": ["hashlib"], "zlib": ["zlib", "random"], "bz2": ["bz2", "random"],
-           "lzma": ["lzma", "random"], "file": ["os", "pathlib"], "sqlite": ["sqlite3"]}
+           "lzma": ["lzma", "random"], "file": ["os", "pathlib"], "sqlite": ["sqlite3"],
+           "requests_get": REQUESTS[0]} | {kind: entry[0] for kind, entry in LIB_CALIBRATION.items()}
 BUFFER_KINDS = ("sha256", "zlib", "bz2", "lzma")
 MAX_BYTES = 48 << 20  # the largest buffer or file one call works on
 # Compressors slow down per byte on larger inputs: they get buffers no larger than they
@@ -110,6 +133,12 @@ SWARM_SHAPES = (("processpool", "map"), ("threadpool", "submit_list"), ("process
                 ("threadpool", "map"), ("processpool", "as_completed"), ("threadpool", "as_completed"),
                 ("processpool", "mp_map"), ("processpool", "submit_list"))
 SWARM_JOBS = (3000, 5000, 8000, 12000, 20000)
+# The library sample: each library computation alone and after a wait, requests alone; its
+# aio_executor programs (no swarms: their jobs are too short for a library call).
+LIB_WORKS = ([["requests_get"]] * 4 + [[c] for c in LIB_CPU_KINDS] * 3
+             + [[w, c] for w in ("requests_get", "sleep") for c in LIB_CPU_KINDS])
+LIB_EXECUTOR_WORKS = (["np_sort"], ["pil_noise"], ["requests_get"], ["lxml_parse"], ["black_fmt"], ["pil_resize"],
+                      ["requests_get", "black_fmt"], ["sleep", "np_sort"])
 # A job handed to a pool one at a time costs its dispatch (a few microseconds in a thread
 # pool, tens to hundreds in a process pool, measured here): a pool of jobs below this much
 # work each is slower than the plain loop.
@@ -184,21 +213,25 @@ class Spec:
         return f"{self.form}({self.body})/{self.mode}{extra}/{'+'.join(self.work)}/k={self.repeats}/{self.size}"
 
 
-def sample_specs(count: int, seed: int, scale: float = 1.0) -> list[Spec]:
+def sample_specs(count: int, seed: int, scale: float = 1.0, library: bool = False, start: int = 0) -> list[Spec]:
     """A deterministic sample of the cross product: modes by weight, forms and work cycled so
     each appears about equally often; the aio_executor and swarm programs at fixed slots
     (EXECUTOR_SLOT, SWARM_SLOT), drawn from a second generator so the other programs stay
-    what they were before those shapes existed."""
-    rng = random.Random(seed)
-    extra = random.Random(seed * 7919 + 17)
+    what they were before those shapes existed.
+
+    ``library``: the library kinds' sample instead (LIB_WORKS; no swarms), from generators
+    of its own; ``start`` numbers its programs after the standard ones (prog_{start}...)."""
+    rng = random.Random(seed if not library else seed * 104729 + 11)
+    extra = random.Random(seed * 7919 + 17 if not library else seed * 15485863 + 29)
     modes = [m for m in MODES if m != EXECUTOR for _ in range(MODE_WEIGHTS[m])]
     works = ([[w] for w in WAIT_KINDS] * 4 + [[c] for c in CPU_KINDS] * 3
-             + [[w, c] for w in WAIT_KINDS for c in CPU_KINDS])
+             + [[w, c] for w in WAIT_KINDS for c in CPU_KINDS]) if not library else [list(w) for w in LIB_WORKS]
     rng.shuffle(works)
     seq_forms, job_forms = list(SEQ_FORMS), list(JOB_FORMS)
     rng.shuffle(seq_forms)
     rng.shuffle(job_forms)
-    executor_works, swarm_works, swarm_shapes = list(EXECUTOR_WORKS), list(SWARM_WORKS), list(SWARM_SHAPES)
+    executor_works, swarm_works, swarm_shapes = list(EXECUTOR_WORKS if not library else LIB_EXECUTOR_WORKS), \
+        list(SWARM_WORKS), list(SWARM_SHAPES)
     extra.shuffle(executor_works)
     extra.shuffle(swarm_works)
     extra.shuffle(swarm_shapes)
@@ -223,10 +256,10 @@ def sample_specs(count: int, seed: int, scale: float = 1.0) -> list[Spec]:
             if mode in PROCESS_MODES or mode == "threadpool":
                 repeats = min(repeats, 12)
         shares = {work[0]: 1.0} if len(work) == 1 else {work[0]: (f := rng.uniform(0.3, 0.7)), work[1]: 1 - f}
-        spec = Spec(name=f"prog_{index:03d}", mode=mode, form=form, body=body, work=list(work),
+        spec = Spec(name=f"prog_{start + index:03d}", mode=mode, form=form, body=body, work=list(work),
                     repeats=repeats, seconds={}, size=size)
         if mode in ASYNC_MODES:
-            awaited = work[0] in WAIT_KINDS and rng.random() < 0.3
+            awaited = CATEGORY[work[0]] == IO and rng.random() < 0.3
             spec.placement = "awaited" if awaited else rng.choice(PLACEMENTS[1:])
         if mode in POOL_MODES:
             spec.driver = rng.choice(("map", "submit_list", "submit_for", "as_completed"))
@@ -239,7 +272,7 @@ def sample_specs(count: int, seed: int, scale: float = 1.0) -> list[Spec]:
                                                  new_forms[seen["new"] % len(new_forms)], extra, scale)
             seen[EXECUTOR] += 1
             seen["new"] += 1
-        elif index % SWARM_SLOT[0] == SWARM_SLOT[1]:
+        elif index % SWARM_SLOT[0] == SWARM_SLOT[1] and not library:
             spec, total, shares = _swarm_spec(spec, swarm_works[seen["swarm"] % len(swarm_works)],
                                               swarm_shapes[seen["swarm"] % len(swarm_shapes)],
                                               new_forms[seen["new"] % len(new_forms)], extra)
@@ -289,7 +322,7 @@ def pick_slice(specs: list[Spec], count: int) -> list[Spec]:
                 ("body", spec.body), ("work", "+".join(spec.work))} | {("kind", k) for k in spec.work}
     chosen, seen, rest = [], set(), list(specs)
     for placement in PLACEMENTS:  # each way a coroutine waits, on a wait it makes k times
-        spec = next((s for s in rest if s.placement == placement and s.work[0] in WAIT_KINDS
+        spec = next((s for s in rest if s.placement == placement and CATEGORY[s.work[0]] == IO
                      and s.size == "normal"), None)
         if spec is not None:
             rest.remove(spec)
@@ -332,6 +365,8 @@ def _cap(kind: str, spec: Spec):
     """The most units one call may take (a buffer's bytes; a list comprehension's items)."""
     if kind in BUFFER_KINDS or kind == "file":
         return KIND_MAX_BYTES.get(kind, MAX_BYTES)
+    if kind in LIB_CALIBRATION:  # no larger than it was calibrated on
+        return LIB_CALIBRATION[kind][3]
     if kind == "gil" and spec.gil_style == "listcomp":
         return 2_000_000
     return None
@@ -349,13 +384,14 @@ def _units(spec: Spec, rates: dict) -> None:
             spec.seconds = {k: round(v * spec.repeats / repeats, 5) for k, v in spec.seconds.items()}
             spec.repeats = repeats
     for kind, seconds in list(spec.seconds.items()):
-        if kind in WAIT_KINDS:
+        if CATEGORY[kind] == IO:
             value = seconds if kind != "subprocess" else max(seconds - rates["python_start"], 0.002)
             spec.units[kind] = round(value, 4)
             continue
         units = seconds * _rate(kind, spec, rates)
         if _cap(kind, spec):
-            units = int(min(max(units, 4096 if kind != "gil" else 10), _cap(kind, spec)))
+            floor = LIB_CALIBRATION[kind][4] if kind in LIB_CALIBRATION else (4096 if kind != "gil" else 10)
+            units = int(min(max(units, floor), _cap(kind, spec)))
             spec.seconds[kind] = round(units / _rate(kind, spec, rates), 8 if spec.size == "swarm" else 5)
         else:
             units = max(int(units), 10)
@@ -370,6 +406,10 @@ def _units(spec: Spec, rates: dict) -> None:
 # -- the code ----------------------------------------------------------------------------------
 
 def _expr(kind: str, units, gil_style: str = "genexpr") -> str:
+    if kind in LIB_CALIBRATION:
+        return fill(LIB_CALIBRATION[kind][2], units)
+    if kind == "requests_get":
+        return REQUESTS[1].replace("UNITS", str(units))
     if kind == "gil" and gil_style == "listcomp":
         return f"sum([i * i % 7 for i in range({units})])"
     return {
@@ -392,6 +432,7 @@ def _awaited(kind: str, units) -> str:
     return {
         "sleep": f"await asyncio.sleep({units})",
         "http": f"await _aget({units})",
+        "requests_get": f"await _rget({units})",
         "subprocess": ('await (await asyncio.create_subprocess_exec(sys.executable, "-c", '
                        f'"import time; time.sleep({units})")).wait()'),
     }[kind]
@@ -426,12 +467,15 @@ def _setup(spec: Spec, rates: dict) -> list[str]:
         elif kind == "sqlite":
             lines.append('SQL = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) '
                          'SELECT sum(x * x % 7) FROM c"')
-        elif kind == "http":
+        elif kind in SERVED:
             lines.append('URL = ""')
+        elif kind in LIB_CALIBRATION:
+            lines += [fill(line, units) for line in LIB_CALIBRATION[kind][1]]
     return lines
 
 
 SHARED = ("URL", "DOC", "PATTERN", "TEXT", "BUF", "DATA", "SQL")
+LIB_SHARED = ("ARR", "IMG", "XML", "SRC")  # (declared in a second module only where a library kind runs)
 
 PREAMBLE = '''\
 import json as _json
@@ -491,6 +535,14 @@ async def _aget(delay):
     return len(body)
 '''
 
+RGET = '''
+
+async def _rget(delay):
+    async with aiohttp.ClientSession() as session:
+        async with session.get(URL + "/%s" % delay) as response:
+            return len(await response.read())
+'''
+
 TRACED = '''
 
 def traced(fn):
@@ -528,11 +580,11 @@ class Program:
         spec, out = self.spec, []
         for slot, kind in enumerate(spec.work):
             units = spec.units[kind]
-            if self.aio and kind in WAIT_KINDS and spec.placement == "awaited":
+            if self.aio and CATEGORY[kind] == IO and spec.placement == "awaited":
                 out.append(_awaited(kind, units))
                 continue
             if self.aio:  # a call that blocks the running loop: its line is part of the truth
-                cause = "wait" if kind in WAIT_KINDS else "cpu"
+                cause = "wait" if CATEGORY[kind] == IO else "cpu"
                 out.append(_marked(kind, _expr(kind, units, spec.gil_style), slot) + f"{SENTINEL}{cause}:{slot}")
             else:
                 out.append(_marked(kind, _expr(kind, units, spec.gil_style)))
@@ -569,6 +621,9 @@ class Program:
 
     def imports(self, for_helper=False) -> list[str]:
         mods = {m for kind in self.spec.work for m in IMPORTS[kind]}
+        if "requests_get" in self.spec.work and self.aio and self.spec.placement == "awaited" \
+                and for_helper == self.helper:  # the module that holds the coroutines
+            mods.add("aiohttp")
         if not for_helper:
             mode = self.spec.mode
             mods |= {"asyncio"} if self.loop else set()
@@ -619,7 +674,7 @@ class Program:
             return [f"procs = [multiprocessing.Process(target={job}, args=(i,)) for i in range({k})]",
                     "for p in procs:", "    p.start()", "for p in procs:", "    p.join()"]
         if spec.mode == "subprocjobs":
-            url = "URL" if "http" in spec.work else '""'
+            url = "URL" if _served(spec) else '""'
             return [f'procs = [subprocess.Popen([sys.executable, __file__, "--job", str(i), {url}]) for i in range({k})]',
                     "for p in procs:", "    p.wait()"]
         raise AssertionError(spec.mode)
@@ -669,21 +724,21 @@ class Program:
         if self.helper:
             lines.append(f"import {self.helper_name} as _jobs")
         lines += [""] + _setup(spec, {})
-        if "http" in spec.work:
+        if _served(spec):
             lines += SERVER.splitlines()
             if self.aio and spec.placement == "awaited" and not self.helper:
-                lines += AGET.splitlines()
+                lines += (AGET if "http" in spec.work else RGET).splitlines()
         if spec.form == "decorator":
             lines += (ATRACED if self.aio else TRACED).splitlines()
         if self.needs_job():
             lines += self.job_def()
         lines += self.helpers()
-        shared = [n for n in SHARED if any(line.startswith(n + " = ") for line in _setup(spec, {}))]
+        shared = [n for n in SHARED + LIB_SHARED if any(line.startswith(n + " = ") for line in _setup(spec, {}))]
         if self.helper:
             pairs = ", ".join(f"{n}={n}" for n in ["_m", "_pc", "_tt", "_gid"] + shared)
             lines += ["", "", "def _share():", f"    _jobs.__dict__.update({pairs})"]
         start = []
-        if "http" in spec.work:
+        if _served(spec):
             start.append("URL = start_server()")
         if self.helper:
             start.append("_share()")
@@ -693,7 +748,7 @@ class Program:
             lines += [""] + start + self.main_body() + ["_truth()"]
             return "\n".join(lines) + "\n"
         lines += ["", "", "def main():"]
-        if "http" in spec.work:
+        if _served(spec):
             lines.append("    global URL")
         lines += ["    " + s for s in start]
         lines += ["    asyncio.run(amain())"] if self.loop else ["    " + s for s in self.main_body()]
@@ -702,7 +757,7 @@ class Program:
         lines += ["", ""]
         if spec.mode == "subprocjobs":
             lines += ['if __name__ == "__main__" and sys.argv[1:2] == ["--job"]:']
-            if "http" in spec.work:
+            if _served(spec):
                 lines.append("    URL = sys.argv[3]")
             if self.helper:
                 lines.append("    _share()")
@@ -728,13 +783,13 @@ class Program:
         a quarter of each worker's share (one at a time up to 8 jobs per worker), as a pool
         over thousands of jobs should."""
         spec, k = self.spec, spec_k(self.spec)
-        waits = [_expr(kind, spec.units[kind], spec.gil_style) for kind in spec.work if kind in WAIT_KINDS]
-        cpus = [_expr(kind, spec.units[kind], spec.gil_style) for kind in spec.work if kind not in WAIT_KINDS]
+        waits = [_expr(kind, spec.units[kind], spec.gil_style) for kind in spec.work if CATEGORY[kind] == IO]
+        cpus = [_expr(kind, spec.units[kind], spec.gil_style) for kind in spec.work if CATEGORY[kind] != IO]
         out = ["", "", "def _twin_wait(i):"] + ["    " + w for w in waits] + ["    return i"]
         out += ["", "", "def _twin_cpu(i):"] + ["    " + c for c in cpus] + ["    return i"]
         out += ["", "", "def _twin_both(i):", "    _twin_wait(i)", "    return _twin_cpu(i)"]
         out += ["", "", "def _twin(model):", "    import concurrent.futures as cf"]
-        if "http" in spec.work:
+        if _served(spec):
             out += ["    global URL", "    URL = start_server()"]
         out += [f"    k, cores = {k}, _os.cpu_count() or 1",
                 '    if model == "none":',
@@ -762,15 +817,25 @@ class Program:
         if spec.form == "decorator":
             lines.append("import functools")
         lines += ["", "_m = _pc = _tt = _gid = None  # set by the main script"]
-        lines += [f"{n} = None" for n in SHARED]
-        if "http" in spec.work and self.aio and spec.placement == "awaited":
-            lines += AGET.splitlines()
+        lines += [f"{n} = None" for n in SHARED + (LIB_SHARED if uses_library(spec) else ())]
+        if _served(spec) and self.aio and spec.placement == "awaited":
+            lines += (AGET if "http" in spec.work else RGET).splitlines()
         lines += self.job_def()
         return "\n".join(lines) + "\n"
 
 
 def spec_k(spec: Spec) -> int:
     return spec.repeats
+
+
+def _served(spec: Spec) -> bool:
+    return any(kind in SERVED for kind in spec.work)
+
+
+def uses_library(spec: Spec) -> bool:
+    """The program's work includes a third-party library kind: it runs with the library
+    interpreter."""
+    return any(kind in LIB_KINDS for kind in spec.work)
 
 
 def _pool_driver(driver: str, job: str, k) -> list[str]:
@@ -986,13 +1051,44 @@ def write_program(spec: Spec, folder: Path, rates: dict) -> Spec:
     return spec
 
 
-def generate(folder, count: int = 200, seed: int = 1, scale: float = 1.0, rates: dict | None = None) -> list[Spec]:
-    """Write ``count`` programs into ``folder``; returns their specs."""
+def calibrate_library(python: str, prefix: list | None = None) -> dict:
+    """The library kinds' units per second, measured by the library interpreter ``python``
+    (libkinds.py run as a script; ``prefix`` wraps the command, e.g. in a lock)."""
+    script = Path(__file__).with_name("libkinds.py")
+    done = subprocess.run([*(prefix or []), python, str(script), "calibrate"], capture_output=True, text=True,
+                          timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError(f"library calibration failed with {python}: {done.stderr.strip()[-500:]}")
+    return json.loads(done.stdout)
+
+
+def all_specs(count: int, seed: int, scale: float = 1.0, library_count: int = 0,
+              library_only: bool = False) -> list[Spec]:
+    """The standard sample of ``count`` programs (the same for a seed as ever), then
+    ``library_count`` library programs numbered after them; ``library_only``: ``count``
+    library programs alone."""
+    if library_only:
+        return sample_specs(count, seed, scale, library=True)
+    specs = sample_specs(count, seed, scale)
+    if library_count:
+        specs += sample_specs(library_count, seed, scale, library=True, start=count)
+    return specs
+
+
+def generate(folder, count: int = 200, seed: int = 1, scale: float = 1.0, rates: dict | None = None,
+             library_count: int = 0, library_only: bool = False, library_python: str | None = None) -> list[Spec]:
+    """Write ``count`` programs into ``folder`` (and the library programs: ``all_specs``;
+    their rates from ``library_python`` unless ``rates`` has them); returns their specs."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    rates = rates or calibrate()
+    specs = all_specs(count, seed, scale, library_count, library_only)
+    rates = dict(rates or calibrate())
+    if any(uses_library(spec) for spec in specs) and not set(LIB_CALIBRATION) <= set(rates):
+        if not library_python:
+            raise ValueError("library kinds need an interpreter with the libraries (library_python)")
+        rates |= calibrate_library(library_python)
     (folder / "rates.json").write_text(json.dumps(rates, indent=1))
-    return [write_program(spec, folder, rates) for spec in sample_specs(count, seed, scale)]
+    return [write_program(spec, folder, rates) for spec in specs]
 
 
 def load(folder) -> list[Spec]:

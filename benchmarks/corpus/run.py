@@ -4,6 +4,19 @@ often the model was right, the split error, the blocking-call findings' precisio
 and the programs the tool got wrong with what it said.
 
     python -m benchmarks corpus [--backends auto,cprofile,yappi,pyspy] [--count N] [--seed S]
+        [--library-python PATH] [--library-count N | --library-only]
+
+Library kinds (numpy, Pillow, lxml, black, requests: generate.py, libkinds.py) run with an
+interpreter that has those libraries: ``--library-python`` (default ``.venv-libs/bin/python``
+in the repository when it exists; ``none``: no library programs). A program whose work
+includes one runs with it, plain, as its twins and under ``concadvisor profile --python``;
+the rest as before. With one, ``--library-count`` (default a fifth of ``--count``) library
+programs are added after the standard ones (which stay the same for a seed);
+``--library-only`` runs ``--count`` library programs alone.
+
+With ``CORPUS_LOCK`` naming a file, every timed command (calibration, plain runs, twins,
+profiled runs) holds ``flock`` on it while it runs, so that timing runs on a shared machine
+take turns.
 
 ``--twins SHAPE`` instead times, for the programs whose shape contains SHAPE (e.g.
 ``aio_executor`` or ``swarm``), the program as written against its twins (the same jobs
@@ -12,6 +25,7 @@ against the fastest measured.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -24,14 +38,57 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..common import CONCADVISOR, PYTHON, median, table
-from .generate import (CATEGORY, GIL, IO, MODES, NOGIL, TWIN_MODELS, Spec, blocking_required, expected_model, generate,
-                       truth_split)
+from contextlib import contextmanager
+
+from ..common import CONCADVISOR, PYTHON, ROOT, median, table
+from .generate import (CATEGORY, GIL, IO, MODES, NOGIL, TWIN_MODELS, Spec, blocking_required, calibrate,
+                       calibrate_library, expected_model, generate, truth_split, uses_library)
 
 CATEGORIES = (IO, GIL, NOGIL)
 PLAIN_TIMEOUT = 60
 MIN_GAIN = 1.25  # below this the tool says there is nothing to gain (recommend.py)
 PROFILE_TIMEOUT = 180
+DEFAULT_LIBRARY_PYTHON = ROOT / ".venv-libs" / "bin" / "python"
+LIBRARY_PYTHON: str | None = None  # set by use_library_python: the interpreter of the library kinds
+
+
+def default_library_python() -> str | None:
+    return str(DEFAULT_LIBRARY_PYTHON) if DEFAULT_LIBRARY_PYTHON.exists() else None
+
+
+def use_library_python(path: str | None) -> None:
+    global LIBRARY_PYTHON
+    LIBRARY_PYTHON = path or None
+
+
+def interpreter(spec: Spec) -> str:
+    """The library interpreter for a program with a library kind, else this one."""
+    if uses_library(spec):
+        if not LIBRARY_PYTHON:
+            raise RuntimeError(f"{spec.name} uses a library kind: no library interpreter set")
+        return LIBRARY_PYTHON
+    return PYTHON
+
+
+def locked(command: list[str]) -> list[str]:
+    """``command`` under ``flock $CORPUS_LOCK`` when that is set."""
+    lock = os.environ.get("CORPUS_LOCK")
+    return ["flock", lock, *command] if lock else list(command)
+
+
+@contextmanager
+def timing_lock():
+    """Hold $CORPUS_LOCK (if set) in this process: for timing done here (calibration)."""
+    lock = os.environ.get("CORPUS_LOCK")
+    if not lock:
+        yield
+        return
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @dataclass
@@ -89,7 +146,7 @@ def plain_run(spec: Spec, folder: Path, twin: str = "") -> tuple[dict | None, fl
     start = time.perf_counter()
     extra = {"CORPUS_TRUTH": str(truth_file)} | ({"CORPUS_TWIN": twin} if twin else {})
     # Its own session, so that a timeout ends its pool workers and children too.
-    proc = subprocess.Popen([PYTHON, f"{spec.name}.py"], cwd=folder, env=_env(extra), stdout=subprocess.PIPE,
+    proc = subprocess.Popen(locked([interpreter(spec), f"{spec.name}.py"]), cwd=folder, env=_env(extra), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         _, stderr = proc.communicate(timeout=PLAIN_TIMEOUT)
@@ -111,7 +168,10 @@ def plain_run(spec: Spec, folder: Path, twin: str = "") -> tuple[dict | None, fl
 def profiled_run(spec: Spec, folder: Path, backend: str) -> tuple[dict | None, str]:
     out = folder / f"{spec.name}.{backend}.json"
     command = [*CONCADVISOR, "profile", "--backend", backend, "-o", str(folder / f"{spec.name}.{backend}.md"),
-               "--json", str(out), f"{spec.name}.py"]
+               "--json", str(out)]
+    if uses_library(spec):
+        command += ["--python", interpreter(spec)]
+    command = locked(command + [f"{spec.name}.py"])
     try:
         done = subprocess.run(command, cwd=folder, env=_env(), capture_output=True, text=True, timeout=PROFILE_TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -347,11 +407,28 @@ def report(outcomes: list[Outcome], backends: list[str], seed: int) -> str:
     return "\n".join(parts)
 
 
+def generate_corpus(folder: Path, count: int, seed: int, scale: float = 1.0, library_python: str | None = None,
+                    library_count: int | None = None, library_only: bool = False) -> list[Spec]:
+    """The corpus's programs, calibrated under the timing lock; the library programs only
+    with a library interpreter (``library_count`` None: a fifth of ``count``)."""
+    use_library_python(library_python)
+    if library_only and not library_python:
+        raise SystemExit("--library-only needs a library interpreter (--library-python PATH)")
+    library_count = 0 if not library_python else (count // 5 if library_count is None else library_count)
+    with timing_lock():
+        rates = calibrate()
+    if library_python and (library_only or library_count):
+        rates |= calibrate_library(library_python, locked([]) or None)
+    return generate(folder, count, seed, scale, rates=rates, library_count=library_count,
+                    library_only=library_only, library_python=library_python)
+
+
 def run(backends: list[str], count: int = 200, seed: int = 1, scale: float = 1.0, keep: str | None = None,
-        progress=None) -> tuple[str, list[Outcome]]:
+        progress=None, library_python: str | None = None, library_count: int | None = None,
+        library_only: bool = False) -> tuple[str, list[Outcome]]:
     folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="concadvisor-corpus-"))
     try:
-        specs = generate(folder, count, seed, scale)
+        specs = generate_corpus(folder, count, seed, scale, library_python, library_count, library_only)
         outcomes = run_corpus(specs, folder, backends, progress)
         return report(outcomes, backends, seed), outcomes
     finally:
@@ -420,6 +497,21 @@ def load_outcomes(path) -> list[Outcome]:
     return out
 
 
+def add_library_options(parser) -> None:
+    parser.add_argument("--library-python", default="", metavar="PATH",
+                        help="an interpreter with numpy, Pillow, lxml, black, requests, aiohttp for the library kinds "
+                        "(default .venv-libs/bin/python in the repository if it exists; 'none': no library programs)")
+    parser.add_argument("--library-count", type=int, default=None, metavar="N",
+                        help="library programs added after the standard ones (default: a fifth of --count)")
+    parser.add_argument("--library-only", action="store_true", help="only library programs (--count of them)")
+
+
+def library_python_arg(value: str) -> str | None:
+    if value.lower() == "none":
+        return None
+    return value or default_library_python()
+
+
 def main(argv=None) -> int:
     import argparse
     parser = argparse.ArgumentParser(prog="python -m benchmarks.corpus.run")
@@ -431,11 +523,14 @@ def main(argv=None) -> int:
     parser.add_argument("--twins", metavar="SHAPE", help="time the programs whose shape contains SHAPE (comma: any "
                         "of several) as written and under each model; no profiling")
     parser.add_argument("--runs", type=int, default=3, help="--twins: rounds")
+    add_library_options(parser)
     args = parser.parse_args(argv)
+    library = library_python_arg(args.library_python)
     if args.twins:
         folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="concadvisor-twins-"))
         try:
-            specs = [s for s in generate(folder, args.count, args.seed)
+            specs = [s for s in generate_corpus(folder, args.count, args.seed, 1.0, library, args.library_count,
+                                                args.library_only)
                      if any(part in s.shape() for part in args.twins.split(","))]
             text, records = time_twins(specs, folder, args.runs,
                                        progress=lambda line: print(line, file=sys.stderr, flush=True))
@@ -452,7 +547,8 @@ def main(argv=None) -> int:
         print(report(outcomes, backends, args.seed))
         return 0
     text, _ = run([b for b in args.backends.split(",") if b], args.count, args.seed, keep=args.keep,
-                  progress=lambda line: print(line, file=sys.stderr, flush=True))
+                  progress=lambda line: print(line, file=sys.stderr, flush=True), library_python=library,
+                  library_count=args.library_count, library_only=args.library_only)
     print(text)
     return 0
 
