@@ -21,7 +21,7 @@ import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..catalog import CATALOG, lookup
+from ..catalog import CATALOG, CPU_GIL, lookup
 
 # Modules whose functions are natives of another name in a profile (``os.waitpid`` is
 # ``posix.waitpid`` to cProfile).
@@ -227,11 +227,14 @@ def _resolved(path: str, line: int, index: _FileIndex):
     key = (path, line)
     found = _RESOLVED.get(key)
     if found is None:
+        library = any(marker in path for marker in LIBRARY_MARKERS)
         out = []
         for dotted in index.calls.get(line, ()):
             name, category = _written(dotted, index.aliases), ""
             for candidate in _candidates(dotted, index.aliases):
                 kind = lookup(candidate)
+                if kind is not None and kind.category == CPU_GIL and library and _guessed(dotted, candidate):
+                    continue  # numpy's own ``a.sort()`` is not list.sort: the samples say
                 if kind is not None:
                     name, category = candidate, kind.category
                     break
@@ -260,6 +263,19 @@ def _written(dotted: str, aliases: dict) -> str:
         return rest
     module = aliases.get(head)
     return f"{module}.{rest}" if module and rest else (module or dotted)
+
+
+# A library's own code calls methods of its own types by common names (numpy's
+# ``a.sort()``, pandas' ``values.take()``): a guess from the name alone that such a call
+# keeps the GIL is not made there.
+LIBRARY_MARKERS = ("/site-packages/", "/dist-packages/")
+
+
+def _guessed(dotted: str, candidate: str) -> bool:
+    """Whether ``candidate`` names the call written ``dotted`` by its method name alone."""
+    written = dotted.partition(".")[2] if dotted.startswith("?.") else dotted
+    return "." in written and candidate in _catalog_methods(written.rsplit(".", 1)[-1]) \
+        and not candidate.endswith("." + written)
 
 
 def _candidates(dotted: str, aliases: dict):
