@@ -17,6 +17,11 @@ from .sourcelines import step_bounds
 
 IMPORT_MACHINERY = frozenset({"_find_and_load", "_handle_fromlist", "_call_with_frames_removed",
                               "_gcd_import", "builtins.__import__", "importlib.import_module"})
+# Calls that run an event loop (the loop's own time is in them): they don't block it.
+LOOP_RUNNERS = frozenset({"asyncio.runners.run", "asyncio.runners.Runner.run", "asyncio.run",
+                          "asyncio.base_events.run_until_complete", "asyncio.base_events.run_forever",
+                          "asyncio.base_events.BaseEventLoop.run_until_complete",
+                          "asyncio.base_events.BaseEventLoop.run_forever"})
 BLOCKING_MIN_SECONDS = 0.05
 BLOCKING_MIN_SHARE = 0.02
 CPU_IN_COROUTINE_MIN_PER_CALL = 0.02
@@ -59,8 +64,8 @@ def blocking_in_event_loop(facts: Facts) -> list[Finding]:
         return []
     sites = facts.sites
     # An import inside the loop (a library importing a module on its first use) runs once:
-    # moving it is not a fix.
-    imports = sites["callee"].isin(IMPORT_MACHINERY) | (sites["user_function"] == "<module>")
+    # moving it is not a fix. A call that runs a loop holds that loop's own time.
+    imports = sites["callee"].isin(IMPORT_MACHINERY | LOOP_RUNNERS) | (sites["user_function"] == "<module>")
     inside = (sites["in_coroutine"] | sites["under_event_loop"]) & ~sites["awaited"] & ~imports
     threshold = max(BLOCKING_MIN_SECONDS, BLOCKING_MIN_SHARE * facts.total_seconds)
     found = []
