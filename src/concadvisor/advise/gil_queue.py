@@ -42,11 +42,11 @@ def gil_handoffs(cpu_sites) -> float:
 def gil_queue(cpu_sites, repeats: int) -> tuple[float, float]:
     """(returns per run, residual): how often one run of the CPU unit gives the GIL up and
     takes it back (its calls of GIL-free native code, and its waits, of 50 us or more a
-    call), and the mean time
-    left of another thread's Python stretch when it comes back, weighted by time: a
-    stretch of b seconds leaves b/2 on average, and never more than the switch interval
-    (``residual``). A function of the unit that only runs Python is one stretch per run; a
-    function that also calls GIL-free code has its Python spread between those calls."""
+    call), and the mean time left of another thread's Python stretch when it comes back,
+    weighted by time: a stretch of b seconds leaves b/2 on average, and never more than
+    the switch interval (``residual``). A function of the unit that only runs Python is
+    one stretch per run; a function that also calls GIL-free code has its Python spread
+    between those calls."""
     if cpu_sites is None or cpu_sites.empty or repeats < 2:
         return 0.0, 0.0
     by_unit = cpu_sites.groupby("unit")["cpu"].sum() if "cpu" in cpu_sites else None
@@ -60,7 +60,7 @@ def gil_queue(cpu_sites, repeats: int) -> tuple[float, float]:
     if returns <= 0:
         return 0.0, 0.0
     weighted = held = 0.0
-    for function, group in rows.groupby("user_function"):
+    for _, group in rows.groupby("user_function"):
         gil = float(group[CPU_GIL].sum())
         if gil <= 0:
             continue
