@@ -156,7 +156,7 @@ def time_once(command: list[str], lock: str | None, timeout: float = 300) -> dic
         try:
             run = json.loads(done.stdout.strip().splitlines()[-1])
         except (IndexError, ValueError):
-            run = {"seconds": float("nan"), "stdout": "", "returncode": done.returncode, "others": 0.0, "waited": 0.0}
+            run = {"seconds": float("inf"), "stdout": "", "returncode": done.returncode or 1, "others": 0.0, "waited": 0.0}
         _spent[0] += run["waited"] + (run["seconds"] if attempt else 0.0)
         if run["others"] <= DISTURBED or _spent[0] >= PATIENCE:
             break

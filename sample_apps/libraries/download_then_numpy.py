@@ -16,10 +16,11 @@ asyncio (aiohttp) overlaps the downloads but runs the numpy part in the event
 loop one at a time; asyncio plus a process pool gets both, but pays for
 sending each 4 MB dump to a worker; a plain process pool only doubles up.
 
-Measured on this 2-core machine (wall of the whole ``python`` command, best of
-3): as written 2.0 s; threads (8 workers) 0.8 s = 2.5x; processes (2
-workers) 1.2 s = 1.7x; asyncio (aiohttp, numpy in the loop) 1.2 s;
-asyncio + ProcessPoolExecutor 1.0 s.
+Measured on this 2-core machine (``python -m benchmarks libraries``: wall of
+the whole ``python`` command, best of 3): as written 2.34 s; threads (8
+workers) 0.97 s = 2.4x; asyncio + ProcessPoolExecutor 1.20 s = 1.95x;
+processes (2 workers) 1.36 s = 1.7x; asyncio (aiohttp, numpy in the loop) 1.42
+s = 1.6x.
 """
 
 import http.server

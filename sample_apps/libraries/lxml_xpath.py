@@ -13,9 +13,12 @@ stretches between the Python steps.  Threads overlap only those native
 stretches; two processes run two documents at once (a job sends a number and
 gets a few numbers back).
 
-Measured on this 2-core machine (wall of the whole ``python`` command, best of
-3): as written 1.93 s; threads (2 workers) 1.62 s = 1.2x; processes (2
-workers) 1.11 s = 1.7x.
+Measured on this 2-core machine (``python -m benchmarks libraries``: wall of
+the whole ``python`` command, best of 3): as written 1.80 s; threads (2
+workers) 1.32 s = 1.37x; processes (2 workers) 1.40 s = 1.29x. This program's
+times move a lot from run to run on this machine even when nothing else runs
+(as written 1.5 to 4.0 s; an earlier run had processes 2.3x and threads 1.6x),
+so threads against processes is a close call here.
 """
 
 import time

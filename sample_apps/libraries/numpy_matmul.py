@@ -11,9 +11,10 @@ with ``/usr/bin/time``).  Threads or processes on top only oversubscribe the
 same two cores.  (A profiler that sees "GIL-free CPU in independent jobs"
 without noticing the library's own threads will wrongly promise ~2x.)
 
-Measured on this 2-core machine (wall of the whole ``python`` command, best of
-3): as written 2.13 s, CPU/wall 1.85; threads (2 workers) 2.21 s = 0.96x;
-processes (2 workers) 2.31 s = 0.92x.
+Measured on this 2-core machine (``python -m benchmarks libraries``: wall of
+the whole ``python`` command, best of 3): as written 2.42 s (CPU/wall 1.99
+under ``/usr/bin/time``); threads (2 workers) 3.20 s = 0.76x; processes (2
+workers) 2.69 s = 0.90x.
 """
 
 import time

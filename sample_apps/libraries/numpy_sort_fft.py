@@ -12,9 +12,10 @@ runs two jobs at once with no copying.  Processes do about as well here (the
 jobs only send a seed and get a few numbers back) but start more slowly.
 Nothing here is about BLAS threads: sort and FFT are single-threaded.
 
-Measured on this 2-core machine (wall of the whole ``python`` command, best of
-3): as written 2.33 s; threads (2 workers) 1.32 s = 1.8x; processes (2
-workers) 1.35 s = 1.7x.
+Measured on this 2-core machine (``python -m benchmarks libraries``: wall of
+the whole ``python`` command, best of 3): as written 2.05 s; threads (2
+workers) 1.36 s = 1.5x; processes (2 workers) 1.22 s = 1.7x (an earlier run:
+threads 1.7x, processes 1.5x: the two are within the noise of each other).
 """
 
 import time

@@ -15,9 +15,9 @@ The noise comes from the C library's unseeded ``rand()``, shared by the whole
 process, so the pixels differ between runs; the figures printed (mean and
 standard deviation of each texture, rounded) do not.
 
-Measured on this 2-core machine (wall of the whole ``python`` command, best of
-3): as written 1.65 s; threads (2 workers) 1.70 s = 0.97x; processes (2
-workers) 0.96 s = 1.7x.
+Measured on this 2-core machine (``python -m benchmarks libraries``: wall of
+the whole ``python`` command, best of 3): as written 1.63 s; threads (2
+workers) 1.66 s = 0.98x; processes (2 workers) 0.88 s = 1.86x.
 """
 
 import time

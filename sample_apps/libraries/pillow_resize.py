@@ -12,9 +12,9 @@ blur, the JPEG encoder), which releases the GIL around each operation
 worker per core runs two at once with no copying.  Processes do about as well
 but have to start and import Pillow first.
 
-Measured on this 2-core machine (wall of the whole ``python`` command, best of
-3): as written 1.99 s; threads (2 workers) 1.12 s = 1.8x; processes (2
-workers) 1.17 s = 1.7x.
+Measured on this 2-core machine (``python -m benchmarks libraries``: wall of
+the whole ``python`` command, best of 3): as written 1.69 s; threads (2
+workers) 0.98 s = 1.7x; processes (2 workers) 0.93 s = 1.8x.
 """
 
 import io

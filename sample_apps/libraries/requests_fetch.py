@@ -12,10 +12,11 @@ and requests is a blocking library, so a ThreadPoolExecutor around
 ``fetch_page`` overlaps the waits with the smallest change.  asyncio (an
 aiohttp client) overlaps them just as well but means a new HTTP client.
 
-Measured on this 2-core machine (wall of the whole ``python`` command, best of
-3): as written 1.53 s; threads (16 workers) 0.44 s = 3.5x; asyncio (aiohttp)
-0.54 s = 2.8x; processes (2 workers) 1.10 s = 1.4x.  Most of what is left in
-the concurrent runs is importing requests and starting the interpreter.
+Measured on this 2-core machine (``python -m benchmarks libraries``: wall of
+the whole ``python`` command, best of 3): as written 1.44 s; threads (16
+workers) 0.28 s = 5.2x; asyncio (aiohttp) 0.45 s = 3.2x; processes (2 workers)
+0.83 s = 1.7x. Most of what is left in the concurrent runs is starting the
+interpreter and importing requests (aiohttp takes longer to import).
 """
 
 import http.server

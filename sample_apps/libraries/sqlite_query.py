@@ -14,9 +14,9 @@ ThreadPoolExecutor with one worker per core runs two reports at once.  The
 one-time build (Python making 200 000 tuples, SQLite inserting them) stays
 serial in every variant.
 
-Measured on this 2-core machine (wall of the whole ``python`` command, best of
-3): as written 2.23 s; threads (2 workers) 1.43 s = 1.6x; processes (2
-workers) 1.47 s = 1.5x.
+Measured on this 2-core machine (``python -m benchmarks libraries``: wall of
+the whole ``python`` command, best of 3): as written 2.38 s; threads (2
+workers) 1.67 s = 1.43x; processes (2 workers) 1.89 s = 1.26x.
 """
 
 import os
