@@ -109,6 +109,7 @@ def work_from_facts(f: Facts) -> Work:
                 native_cpu=f.native_threads_cpu,
                 gil_handoff=min(gil_handoffs(cpu_sites), cpu_nogil),
                 gil_returns=returns, gil_residual=residual,
+                io_cpu=min(float(f.sites.loc[f.sites[IO_WAIT] > 0, CPU_GIL].sum()), cpu_gil),
                 process_start=process_start_seconds(f.python, sys.platform))
 
 

@@ -32,9 +32,11 @@ the process pool's lanes likewise). What happens once stays serial:
     threads                  Ws + S + U + O + max((W+G+N)/L,  G + B + Nh,  (G+N+B)/c,  T,  Q),  L = min(k, 32)
     asyncio                  Ws + S + U + O + max((W+G+N)/L,  G + N,  G + B,  T),      L = min(k, 1000)
     multiprocessing          Ws + S + U + O + max((W+G+N)/P,  (G+N)/c,  B + u*d,  T) + P*s,  P = min(k, c)
-    asyncio+multiprocessing  Ws + S + U + O + max((W+G+N)/L,  (G+N)/P,  B + u*d,  T) + P*s,  P = min(k, c)
+    asyncio+multiprocessing  Ws + S + U + O + max((W+G+N)/L,  (G-Gw+N)/P,  Gw + B + u*d,  T) + P*s,  P = min(k, c)
 
-where Nh is the GIL-free CPU whose pieces are too short for another thread to wake up
+where Gw is the GIL-holding CPU inside the waiting calls themselves (an HTTP client's
+own work around its socket reads): it stays on the event loop with them, not in the
+process pool; Nh is the GIL-free CPU whose pieces are too short for another thread to wake up
 and take the GIL meanwhile (``gil_queue.gil_handoffs``: of pieces of d seconds, the part
 min(1, 50 us / d) of as much as the Python steps between them last runs as if it held
 the GIL), Q is the CPU units on min(k, c) threads when each return from a GIL-free call
@@ -92,6 +94,7 @@ class Work:
     gil_handoff: float = 0.0  # GIL-free CPU in pieces too short for threads to overlap
     gil_returns: float = 0.0  # times one run of the CPU unit gives the GIL up and takes it back
     gil_residual: float = 0.0  # mean time left of another thread's Python stretch then
+    io_cpu: float = 0.0  # GIL-holding CPU inside the waiting calls (an HTTP client's own work)
     process_start: float = PROCESS_START_SECONDS  # seconds to start one worker process
 
     @property
@@ -129,7 +132,9 @@ def model_seconds(work: Work, model: str, cores: int | None = None) -> float:
         procs = min(k, c)
         start = procs * work.process_start if procs > 1 else 0.0
         dispatch = (work.cpu_pieces or k) * DISPATCH_SECONDS[model]
-        return serial + max((W + G + N) / lanes, (G + N) / procs, B + dispatch, cores_bound, T) + start
+        # The I/O calls' own CPU (a client parsing its responses) stays on the loop with them.
+        io = min(work.io_cpu, G)
+        return serial + max((W + G + N) / lanes, (G - io + N) / procs, io + B + dispatch, cores_bound, T) + start
     return work.today
 
 
