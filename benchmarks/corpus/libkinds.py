@@ -69,7 +69,7 @@ def _prepare(kind: str, units: int):
     return lambda: eval(code, namespace)
 
 
-def _best(fn, rounds=3) -> float:
+def _best(fn, rounds=3) -> float:  # generate._best's twin: this file runs alone in another interpreter
     best = float("inf")
     for _ in range(rounds):
         start = time.perf_counter()

@@ -58,16 +58,11 @@ def held_shares(samplers, pid: int) -> dict:
     "functions": {(file, def line): [active, held]}}, the held counts put on the active
     sampler's scale (each sampler keeps its own pace: on lines that only run Python,
     running is holding)."""
-    from .samples import _calibrate, _leaf_counts, _line_class, frees_the_gil, read_speedscope
+    from .samples import _calibrate, _leaf_counts, _line_class, frees_the_gil
 
-    views = {}
-    for kind in KINDS:
-        try:
-            views[kind] = read_speedscope(samplers.output(kind))
-        except (OSError, ValueError):
-            views[kind] = []
-    active = _leaf_counts(views["active"], pid, bool)
-    gil = _leaf_counts(views["gil"], pid, bool)
+    seen = samplers.sampling(pid, 0.0)
+    active = _leaf_counts(seen.active, pid, bool)
+    gil = _leaf_counts(seen.gil, pid, bool)
     _, scale = _calibrate(active, active, gil, busy=0)
     natives: dict = defaultdict(lambda: [0.0, 0.0])
     functions: dict = defaultdict(lambda: [0.0, 0.0])

@@ -185,8 +185,8 @@ class Samplers:
         """What the samplers wrote, as one ``Sampling``."""
         from .samples import Sampling, read_speedscope
 
-        views = {}
-        for kind in SAMPLERS:
+        views = {kind: [] for kind in SAMPLERS}
+        for kind in self.kinds:
             try:
                 views[kind] = read_speedscope(self.output(kind))
             except (OSError, ValueError):
