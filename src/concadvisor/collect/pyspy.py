@@ -304,7 +304,6 @@ def _write_word(path: str, word: str) -> None:
 
 def sampling_notes(sampling: Sampling, measurement, counted: bool = False) -> list[str]:
     """What the reader should know about numbers that come from samples."""
-    interval = measurement.extra.get("sample_interval", 1.0 / sampling.rate)
     if not measurement.extra.get("samples"):
         return [f"py-spy took no samples at {sampling.rate} Hz: the run was too short to sample"]
     calls = ("calls of your own functions and loops were counted exactly; calls inside "
