@@ -52,6 +52,10 @@ def gil_queue(cpu_sites, repeats: int) -> tuple[float, float]:
     by_unit = cpu_sites.groupby("unit")["cpu"].sum() if "cpu" in cpu_sites else None
     unit = by_unit.idxmax() if by_unit is not None and len(by_unit) else cpu_sites["unit"].iloc[0]
     rows = cpu_sites[cpu_sites["unit"] == unit]
+    # The unit's own runs (a generator's resumptions elsewhere don't make its runs shorter).
+    repeats = max(int(rows["repeats"].max()), 1) if "repeats" in rows else repeats
+    if repeats < 2:
+        return 0.0, 0.0
     # Only a piece long enough for another thread to take the GIL meanwhile hands it over
     # (shorter ones are priced by ``gil_handoffs``): they neither return nor break a stretch.
     freed = rows[CPU_NOGIL] + (rows[IO_WAIT] if IO_WAIT in rows else 0.0)

@@ -86,7 +86,10 @@ def held_shares(samplers, pid: int) -> dict:
         # Alone, a line of plain Python seen busy without the GIL frees it (numpy's a.sort);
         # beside other busy threads that is a thread handing the GIL over.
         python = _line_class(leaf) == "python" and not (alone and frees_the_gil(running, held))
-        first = def_line(path, name, line)
+        # A comprehension or lambda (``query.<locals>.<dictcomp>``) has no def: a tracing
+        # profiler names it by its first line (a one-line one's: the line sampled).
+        inner = name.rsplit(".", 1)[-1]
+        first = line if inner.startswith("<") and inner != "<module>" else def_line(path, name, line)
         if first and (alone or not python):
             found = functions[(path, first)]
             found[0] += running
