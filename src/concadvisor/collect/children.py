@@ -87,7 +87,8 @@ def describe(sampling, interval: float, *, paths=(), library_paths=(), runner_fi
         child = Sampling(every=views["every"], active=views["active"], gil=views["gil"],
                          pid=pid, wall_seconds=wall, rate=sampling.rate)
         measurement = measurement_from_samples(child, library_paths=library_paths, runner_file=runner_file,
-                                               run_queue=_run_queue(poller, pid))
+                                               run_queue=_run_queue(poller, pid),
+                                               lines_free_the_gil_by_samples=False)
         line = lines.get(pid)
         forked = bool(line) and line == parent_line
         if forked and not (_root_files([main]) & parent_roots):

@@ -88,9 +88,13 @@ class Sampling:
 
 
 def measurement_from_samples(sampling: Sampling, *, library_paths=(), runner_file="",
-                             children_cpu_seconds=0.0, skip=None, run_queue=None) -> Measurement:
+                             children_cpu_seconds=0.0, skip=None, run_queue=None,
+                             lines_free_the_gil_by_samples: bool = True) -> Measurement:
     """The common table of one sampled process. ``skip(stack)`` drops samples (e.g. the
-    runner waiting for the samplers to attach). ``run_queue`` (``schedstat.run_queue``):
+    runner waiting for the samplers to attach). ``lines_free_the_gil_by_samples``: whether a
+    plain-Python line seen busy without the GIL frees it (``frees_the_gil``); off for a
+    target's worker processes, where one-line tasks read so by sampling alone.
+    ``run_queue`` (``schedstat.run_queue``):
     seconds each thread (by tid) was runnable but waiting for a CPU, which py-spy counts
     as active: taken back out of the thread's active samples (see ``_add_thread``)."""
     waits_by_tid = (run_queue or {}).get("threads") or {}
@@ -106,7 +110,8 @@ def measurement_from_samples(sampling: Sampling, *, library_paths=(), runner_fil
     interval = _interval(own, sampling)
     busy = _busy_threads(active, interval, sampling.wall_seconds)
     every = Counter((thread.tid, stack[-1]) for thread in own for stack in thread.stacks)
-    scales = _calibrate(every, active, gil, busy)
+    evidence = lines_free_the_gil_by_samples
+    scales = _calibrate(every, active, gil, busy, evidence)
     active = Counter({key: n * scales[0] for key, n in active.items()})
     gil = Counter({key: n * scales[1] for key, n in gil.items()})
     held_lines = _lines_holding_the_gil(own, active, gil)
@@ -120,7 +125,8 @@ def measurement_from_samples(sampling: Sampling, *, library_paths=(), runner_fil
         labels[label] += 1
         if labels[label] > 1:
             label = f"{label}#{labels[label] - 1}"
-        shares = _leaf_shares(thread, active, gil, contended=busy > 1, held_lines=held_lines)
+        shares = _leaf_shares(thread, active, gil, contended=busy > 1, held_lines=held_lines,
+                              evidence=evidence)
         waited = float(waits_by_tid.get(thread.tid, 0.0) or 0.0)
         on_cpu = on_cpu_by_tid.get(thread.tid)
         cpu, queued = _add_thread(label, thread, shares, interval, names, functions, edges, waited,
@@ -184,7 +190,8 @@ def _busy_threads(active: Counter, interval: float, wall: float) -> int:
     return sum(1 for n in per_thread.values() if n * interval >= BUSY_SHARE * max(wall, 1e-9))
 
 
-def _calibrate(every: Counter, active: Counter, gil: Counter, busy: int) -> tuple[float, float]:
+def _calibrate(every: Counter, active: Counter, gil: Counter, busy: int,
+               evidence: bool = True) -> tuple[float, float]:
     """Factors that put the active and GIL samplers' counts on the every-sample sampler's
     scale. Each sampler keeps its own pace and falls behind when the machine is busy, so
     equal counts need not mean equal time. On lines that only run holding the GIL,
@@ -197,7 +204,7 @@ def _calibrate(every: Counter, active: Counter, gil: Counter, busy: int) -> tupl
     def python(counts):
         return sum(n for key, n in counts.items()
                    if _line_class(key[1]) == "python"
-                   and not (busy <= 1 and frees_the_gil(active.get(key, 0), gil.get(key, 0))))
+                   and not (evidence and busy <= 1 and frees_the_gil(active.get(key, 0), gil.get(key, 0))))
 
     seen, running, held = python(every), python(active), python(gil)
     active_scale = 1.0
@@ -239,7 +246,7 @@ def _lines_holding_the_gil(threads: list[ThreadSamples], active: Counter, gil: C
 
 
 def _leaf_shares(thread: ThreadSamples, active: Counter, gil: Counter, contended: bool,
-                 held_lines: set | None = None) -> dict:
+                 held_lines: set | None = None, evidence: bool = True) -> dict:
     """(idle, GIL held, active without the GIL) shares of each leaf of one thread.
 
     Three samplers count independently, so one leaf's counts differ by noise alone. On
@@ -260,7 +267,8 @@ def _leaf_shares(thread: ThreadSamples, active: Counter, gil: Counter, contended
     # Alone, a line the catalog says holds the GIL but seen busy without it frees it; beside
     # other busy threads, that is the thread handing the GIL over.
     python = [leaf for leaf in counts if leaf in held_lines or (
-        _line_class(leaf) == "python" and (contended or not frees_the_gil(counts[leaf][1], counts[leaf][2])))]
+        _line_class(leaf) == "python"
+        and (contended or not evidence or not frees_the_gil(counts[leaf][1], counts[leaf][2])))]
     seen = sum(counts[leaf][0] for leaf in python)
     running = sum(min(max(counts[leaf][1], counts[leaf][2]), counts[leaf][0]) for leaf in python)
     queued = max(seen - running, 0) / seen if seen and contended else 0.0
