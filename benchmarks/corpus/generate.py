@@ -55,7 +55,6 @@ import json
 import lzma
 import bz2
 import math
-import os
 import random
 import re
 import sqlite3

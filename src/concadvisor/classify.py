@@ -134,20 +134,16 @@ def _split_by_who_held_the_gil(measurement: Measurement) -> None:
     for caller, callee in zip(measurement.edges["caller_id"], measurement.edges["callee_id"]):
         callers.setdefault(callee, set()).add(files.get(caller, ""))
     measured: dict = {}
-    for index, row in functions.iterrows():
-        if row[CPU_GIL] <= 0:
-            continue
+    # Python rows, and natives the catalog doesn't know (no family), that computed holding it
+    candidates = functions[(functions[CPU_GIL] > 0) & (~functions["native"] | (functions["family"] == ""))]
+    for index, row in candidates.iterrows():
         if not row["native"]:
-            held = share(watched["functions"], (row["file"], int(row["line"])))
+            held = share(watched["functions"].get((row["file"], int(row["line"]))))
             if held is not None and held >= 1 - HELD_NOISE:
                 held = None
-        elif not row["family"]:
-            method = bare_name(row["function"])
-            counts = [watched["natives"].get((file, method)) for file in callers.get(row["func_id"], ())]
-            counts = [c for c in counts if c]
-            held = share({"all": [sum(c[0] for c in counts), sum(c[1] for c in counts)]}, "all") if counts else None
         else:
-            continue
+            method = bare_name(row["function"])
+            held = share(*(watched["natives"].get((file, method)) for file in callers.get(row["func_id"], ())))
         if held is None:
             continue
         freed = float(row[CPU_GIL]) * (1.0 - held)

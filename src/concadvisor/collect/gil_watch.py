@@ -105,9 +105,11 @@ def held_shares(samplers, pid: int) -> dict:
     return {"natives": dict(natives), "functions": dict(functions), "scale": scale}
 
 
-def share(counts: dict, key) -> float | None:
-    """The measured share of busy time that held the GIL at ``key`` (None: too few samples)."""
-    found = counts.get(key)
-    if not found or found[0] < MIN_SAMPLES:
+def share(*found) -> float | None:
+    """The share of busy time that held the GIL over the [active, held] counts ``found``
+    (pooled; None when they hold too few samples)."""
+    active = sum(f[0] for f in found if f)
+    held = sum(f[1] for f in found if f)
+    if active < MIN_SAMPLES:
         return None
-    return min(max(found[1] / found[0], 0.0), 1.0)
+    return min(max(held / active, 0.0), 1.0)
